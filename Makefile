@@ -1,0 +1,30 @@
+# slimpipe: every target installs what it needs; `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TASK   ?= classification
+OUT    ?= demo-out
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+# Re-installs only when the pins or the package metadata change; `pip install -e` keeps code edits live.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip==24.3.1"
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/python -m slimpipe.demo --task $(TASK) --out $(OUT)
+
+test: install
+	$(BIN)/python -m pytest -q -x --durations=10
+
+bench: install
+	$(BIN)/python -m bench.run --out bench/results.md
+
+clean:
+	rm -rf $(VENV) $(OUT) bench/work

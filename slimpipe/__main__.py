@@ -1,0 +1,5 @@
+import sys
+
+from slimpipe.cli import main
+
+sys.exit(main())

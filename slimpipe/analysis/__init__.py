@@ -1,0 +1,1 @@
+"""Analysis of sensitivities: the loss-threshold curve and its pictures."""

@@ -1,0 +1,62 @@
+"""Pictures people would rather look at than read: the sensitivity curve and per-layer curves."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from slimpipe import atomic
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic.write_bytes(path, buf.getvalue())
+
+
+def plot_curve(points: list[dict[str, Any]], title: str, path: Path) -> None:
+    """sensitivities.png as in the reference: x = fraction of the model pruned, y = eval_metric_loss."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 6))
+    x = [p["pruned_params"] for p in points]
+    y = [p["eval_metric_loss"] for p in points]
+    ax.plot(x, y, color="green", linewidth=0.8, marker="o", markersize=3)
+    for a, b in zip(x, y):
+        ax.annotate(f"({a:.3f}, {b:.2f})", (a, b), textcoords="offset points", xytext=(0, 4),
+                    ha="center", fontsize=7)
+    ax.set_xlabel("model prune ratio (fraction of parameters removed)")
+    ax.set_ylabel("eval_metric_loss")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_layers(table: dict[str, dict[float, float]], metric: str, path: Path) -> None:
+    """One line per layer: relative metric loss against the ratio pruned."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for layer, losses in table.items():
+        ratios = sorted(losses)
+        ax.plot(ratios, [losses[r] for r in ratios], linewidth=0.8, marker=".", label=layer)
+    ax.axhline(0.05, color="grey", linestyle="--", linewidth=0.6)
+    ax.set_xlabel("ratio of the layer's channels pruned")
+    ax.set_ylabel(f"relative {metric} loss")
+    ax.set_title("per-layer sensitivity")
+    ax.grid(alpha=0.3)
+    if len(table) <= 40:
+        ax.legend(fontsize=5, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _save(fig, path)
+    plt.close(fig)

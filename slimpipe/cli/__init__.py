@@ -1,0 +1,35 @@
+"""`slimpipe` command line: one module per subcommand, each a thin layer over a stage function."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from slimpipe import __version__
+from slimpipe.errors import SlimpipeError
+
+SUBCOMMANDS = ("sample", "train", "sensitivity", "visualize", "prune_train", "benchmark", "report")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slimpipe", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"slimpipe {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"slimpipe.cli.{name}")
+        cmd = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except SlimpipeError as exc:
+        print(f"slimpipe {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

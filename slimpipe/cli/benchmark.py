@@ -1,0 +1,22 @@
+from slimpipe.cli import options
+
+HELP = "latency and metric of an exported model through Paddle Inference"
+
+
+def add_arguments(cmd):
+    cmd.add_argument("--model", required=True, help="model directory")
+    cmd.add_argument("--dataset", required=True, help="dataset folder; its val split is used")
+    cmd.add_argument("--device", default="cpu", help="cpu (default)")
+    cmd.add_argument("--mkldnn", type=options.on_off, default=False, help="on|off (default off, as the sources)")
+    cmd.add_argument("--threads", type=int, default=1, help="CPU math threads (default 1)")
+    cmd.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
+    cmd.add_argument("--repeats", type=int, default=50, help="timed runs (default 50)")
+    cmd.add_argument("--batch-size", type=int, default=1, help="images per timed run (default 1)")
+    cmd.add_argument("--out", required=True, help="benchmark JSON file")
+
+
+def run(args):
+    from slimpipe.stages.benchmark import benchmark
+
+    benchmark(args.model, args.dataset, args.out, device=args.device, mkldnn=args.mkldnn, threads=args.threads,
+              warmup=args.warmup, repeats=args.repeats, batch_size=args.batch_size)

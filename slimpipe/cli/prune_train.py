@@ -1,0 +1,23 @@
+from slimpipe.cli import options
+
+HELP = "prune by sensitivities (--eval-metric-loss or --pruned-flops) and retrain"
+
+
+def add_arguments(cmd):
+    cmd.add_argument("--model", required=True, help="trained (unpruned) model directory")
+    cmd.add_argument("--dataset", required=True, help="dataset folder")
+    cmd.add_argument("--sensitivities", required=True, help="sensitivities JSON file of this model")
+    target = cmd.add_mutually_exclusive_group(required=True)
+    target.add_argument("--eval-metric-loss", type=float, help="largest relative metric loss per layer, in (0, 1)")
+    target.add_argument("--pruned-flops", type=float, help="fraction of FLOPs to remove, in (0, 1)")
+    cmd.add_argument("--align", type=int, default=None, help="keep channel counts at multiples of K")
+    cmd.add_argument("--out", required=True, help="pruned model directory to write")
+    options.add_train_settings(cmd, epochs=5, learning_rate=0.001)
+
+
+def run(args):
+    from slimpipe.stages.prune_train import prune_train
+
+    prune_train(args.model, args.dataset, args.sensitivities, args.out, eval_metric_loss=args.eval_metric_loss,
+                pruned_flops=args.pruned_flops, epochs=args.epochs, align=args.align, batch_size=args.batch_size,
+                learning_rate=args.learning_rate, seed=args.seed)

@@ -1,0 +1,13 @@
+HELP = "the comparison table (model, parameter file size, prediction speed, metric) as Markdown"
+
+
+def add_arguments(cmd):
+    cmd.add_argument("--base", required=True, help="benchmark JSON of the unpruned model")
+    cmd.add_argument("--pruned", required=True, help="benchmark JSON of the pruned model")
+    cmd.add_argument("--out", required=True, help="Markdown file to write")
+
+
+def run(args):
+    from slimpipe.stages.report import report
+
+    print(report(args.base, args.pruned, args.out))

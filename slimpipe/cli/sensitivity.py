@@ -1,0 +1,20 @@
+HELP = "measure each prunable layer's sensitivity (JSON; re-running with the same --out resumes)"
+
+
+def add_arguments(cmd):
+    from slimpipe.pruning.channels import CRITERIA
+
+    cmd.add_argument("--model", required=True, help="trained model directory")
+    cmd.add_argument("--dataset", required=True, help="dataset folder; its val split is used")
+    cmd.add_argument("--out", required=True, help="sensitivities JSON file")
+    cmd.add_argument("--criterion", default="l1_norm", choices=CRITERIA, help="channel ranking (default l1_norm)")
+    cmd.add_argument("--ratios", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", help="ratios to try per layer")
+    cmd.add_argument("--threads", type=int, default=2, help="CPU threads for evaluation (default 2)")
+
+
+def run(args):
+    from slimpipe.pruning.sensitivity import parse_ratios
+    from slimpipe.stages.sensitivity import sensitivity
+
+    sensitivity(args.model, args.dataset, args.out, criterion=args.criterion, ratios=parse_ratios(args.ratios),
+                threads=args.threads)

@@ -1,0 +1,1 @@
+"""Dataset readers and sample writers, one module per on-disk format."""

@@ -1,0 +1,32 @@
+"""Evaluate a model over a split through any forward function: dygraph or an inference predictor."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from slimpipe.tasks import Split, Task
+
+Forward = Callable[[list[np.ndarray]], np.ndarray]
+
+
+def evaluate(forward: Forward, task: Task, split: Split, batch_size: int = 128) -> dict[str, Any]:
+    """The task's metrics over `split`, computed batch by batch in order."""
+    outputs = []
+    for start in range(0, len(split), batch_size):
+        index = np.arange(start, min(start + batch_size, len(split)))
+        outputs.append(forward(task.feeds(split, index)))
+    return task.score(outputs, split)
+
+
+def dygraph_forward(model) -> Forward:
+    """A no-grad eval-mode forward of a paddle.nn.Layer."""
+    import paddle
+
+    def forward(feeds: list[np.ndarray]) -> np.ndarray:
+        model.eval()
+        with paddle.no_grad():
+            out = model(*[paddle.to_tensor(f) for f in feeds])
+        return out.numpy()
+
+    return forward

@@ -1,0 +1,64 @@
+"""Register architectures once; stages only ever call `build_model(arch, ...)`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from slimpipe.errors import fail
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """How to build one architecture, for which task, with which tunable options."""
+
+    name: str
+    task: str
+    builder: Callable[..., Any]
+    input_size: tuple[int, int]
+    options: dict[str, Any] = field(default_factory=dict)
+    help: str = ""
+
+
+_ARCHS: dict[str, ArchSpec] = {}
+
+
+def register(spec: ArchSpec) -> ArchSpec:
+    _ARCHS[spec.name] = spec
+    return spec
+
+
+def _load_builtin() -> None:
+    from slimpipe.models import mobilenetv2  # noqa: F401  (registers on import)
+
+
+def list_archs(task: str | None = None) -> list[ArchSpec]:
+    _load_builtin()
+    return [s for s in _ARCHS.values() if task is None or s.task == task]
+
+
+def get_arch(name: str, task: str | None = None) -> ArchSpec:
+    _load_builtin()
+    spec = _ARCHS.get(name)
+    if spec is None:
+        raise fail(f"unknown architecture {name!r}; available: {', '.join(sorted(_ARCHS))}")
+    if task is not None and spec.task != task:
+        raise fail(f"architecture {name!r} is for task {spec.task!r}, not {task!r}")
+    return spec
+
+
+def resolve_options(spec: ArchSpec, options: dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults overlaid with user options; unknown option names are refused."""
+    merged = dict(spec.options)
+    for key, value in (options or {}).items():
+        if key not in spec.options:
+            raise fail(f"architecture {spec.name!r} has no option {key!r}; options: {sorted(spec.options)}")
+        merged[key] = type(spec.options[key])(value)
+    return merged
+
+
+def build_model(arch: str, num_classes: int, options: dict[str, Any] | None = None) -> Any:
+    """A fresh paddle.nn.Layer for `arch` in eval mode."""
+    spec = get_arch(arch)
+    model = spec.builder(num_classes=num_classes, **resolve_options(spec, options))
+    model.eval()
+    return model

@@ -1,0 +1,42 @@
+"""Progress lines for long work: counts, elapsed time and an estimate, readable in pod logs too."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """Prints `[label] 12/40 (30%) 4.1s elapsed, ~9.6s left  extra` at most every `every` seconds."""
+
+    def __init__(self, label: str, total: int, every: float = 2.0, stream: TextIO | None = None):
+        self.label, self.total, self.every = label, max(int(total), 0), every
+        self.stream = stream or sys.stderr
+        self.done = 0
+        self.start = time.perf_counter()
+        self._last = -every
+
+    def update(self, n: int = 1, extra: str = "") -> None:
+        self.done += n
+        now = time.perf_counter() - self.start
+        if now - self._last >= self.every or self.done >= self.total:
+            self._last = now
+            self._print(now, extra)
+
+    def _print(self, elapsed: float, extra: str) -> None:
+        pct = 100.0 * self.done / self.total if self.total else 100.0
+        left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        bar_len = 20
+        filled = int(bar_len * pct / 100)
+        bar = "#" * filled + "." * (bar_len - filled)
+        line = (f"[{self.label}] [{bar}] {self.done}/{self.total} ({pct:.0f}%) "
+                f"{elapsed:.1f}s elapsed, ~{left:.1f}s left")
+        print(f"{line}  {extra}".rstrip(), file=self.stream, flush=True)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def log(stage: str, message: str) -> None:
+    """One status line on stderr, prefixed with the stage name."""
+    print(f"[{stage}] {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,1 @@
+"""Channel pruning: which layers, which ratios, and applying them with PaddleSlim."""

@@ -1,0 +1,114 @@
+"""PaddleSlim's filter pruners behind stable, human-readable layer names.
+
+PaddleSlim keys everything by `param.name` (`conv2d_7.w_0`), which depends on how many layers the
+process built before; files written here use the structured name (`features.3.conv.0.0.weight`).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from typing import Iterator
+
+import numpy as np
+
+from slimpipe.errors import fail
+
+CRITERIA = ("l1_norm", "fpgm")
+
+
+def _quiet_paddleslim() -> None:
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("paddleslim"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class ChannelPruner:
+    """Prunable layers of a model and the means to mask (evaluate) or remove (prune) their channels."""
+
+    def __init__(self, model, input_shape: list[int], criterion: str = "l1_norm"):
+        from paddleslim.dygraph import FPGMFilterPruner, L1NormFilterPruner
+
+        if criterion not in CRITERIA:
+            raise fail(f"unknown criterion {criterion!r}; expected one of {', '.join(CRITERIA)}")
+        pruner_cls = L1NormFilterPruner if criterion == "l1_norm" else FPGMFilterPruner
+        _quiet_paddleslim()
+        self.model = model
+        self.criterion = criterion
+        self._pruner = pruner_cls(model, input_shape)
+        _quiet_paddleslim()
+        self.to_param = {n: p.name for n, p in model.named_parameters()}
+        self.to_layer = {v: k for k, v in self.to_param.items()}
+        grouped = {p.name for layer in model.sublayers() if getattr(layer, "_groups", 1) > 1
+                   for p in layer.parameters(include_sublayers=False)}
+        shapes = {p.name: list(p.shape) for p in model.parameters()}
+        self.channels: dict[str, int] = {}
+        for collection in self._pruner.collections:
+            master = collection.master_name
+            if master in grouped or master not in self.to_layer:
+                continue
+            self.channels[self.to_layer[master]] = shapes[master][0]
+
+    @property
+    def layers(self) -> list[str]:
+        """Prunable layers (masters of PaddleSlim's coupled-channel groups), depthwise convs excluded."""
+        return list(self.channels)
+
+    def fingerprint(self) -> str:
+        """Identifies the architecture: the prunable layers and their widths."""
+        text = ";".join(f"{k}:{v}" for k, v in self.channels.items())
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def check_ratio(self, layer: str, ratio: float) -> int:
+        """Channels removed from `layer` at `ratio`; refuses a ratio that would remove all of them."""
+        if layer not in self.channels:
+            raise fail(f"layer {layer!r} is not a prunable layer of this model")
+        if not 0.0 <= ratio < 1.0:
+            raise fail(f"pruning ratio {ratio} for layer {layer!r} is outside [0, 1)")
+        total = self.channels[layer]
+        removed = int(round(total * ratio))
+        if removed >= total:
+            raise fail(f"ratio {ratio:.4f} would remove every channel of layer {layer!r} ({total} channels)")
+        return removed
+
+    @contextlib.contextmanager
+    def masked(self, layer: str, ratio: float) -> Iterator[dict[str, np.ndarray]]:
+        """Zero the channels `ratio` would remove, yield the changed tensors by param name, then restore."""
+        self.check_ratio(layer, ratio)
+        before = {p.name: p for p in list(self.model.parameters()) + list(self.model.buffers())}
+        plan = self._pruner.prune_var(self.to_param[layer], 0, ratio, apply="lazy")
+        try:
+            yield {name: before[name].numpy() for name in plan._masks if name in before}
+        finally:
+            plan.restore(self.model)
+
+    def prune(self, ratios: dict[str, float]) -> None:
+        """Remove channels for good (structural pruning), layer by layer."""
+        for layer, ratio in ratios.items():
+            self.check_ratio(layer, ratio)
+        by_param = {self.to_param[k]: float(v) for k, v in ratios.items() if v > 0}
+        if by_param:
+            self._pruner.prune_vars(by_param, 0)
+
+
+def model_stats(model, input_shape: list[int]) -> dict[str, int]:
+    """FLOPs (PaddleSlim's count, multiply-adds as it defines them) and parameter count."""
+    from paddleslim.analysis import flops
+
+    _quiet_paddleslim()
+    n_params = int(sum(int(np.prod(p.shape)) for p in model.parameters()))
+    return {"flops": int(flops(model, input_shape)), "params": n_params}
+
+
+@contextlib.contextmanager
+def temporarily_pruned(pruner: ChannelPruner, ratios: dict[str, float]) -> Iterator[None]:
+    """Structurally prune for the duration of the block (to count FLOPs and parameters), then restore."""
+    for layer, ratio in ratios.items():
+        pruner.check_ratio(layer, ratio)
+    by_param = {pruner.to_param[k]: float(v) for k, v in ratios.items() if v > 0}
+    plan = pruner._pruner.prune_vars(by_param, 0) if by_param else None
+    try:
+        yield
+    finally:
+        if plan is not None:
+            plan.restore(pruner.model)

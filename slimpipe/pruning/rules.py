@@ -1,0 +1,75 @@
+"""From sensitivities to per-layer ratios: the reference systems' rules, as pure functions."""
+from __future__ import annotations
+
+from typing import Callable
+
+from slimpipe.errors import fail
+
+Sensitivities = dict[str, dict[float, float]]
+
+
+def ratio_for_loss(losses: dict[float, float], threshold: float) -> float:
+    """The largest ratio whose loss stays within `threshold`, interpolated linearly towards the next
+    measured ratio (PaddleSlim's `get_ratios_by_loss`); 0 when even the smallest ratio costs too much."""
+    points = sorted(losses.items())
+    for i in range(len(points) - 1, -1, -1):
+        r0, l0 = points[i]
+        if l0 <= threshold:
+            if i == len(points) - 1:
+                return float(r0)
+            r1, l1 = points[i + 1]
+            return float(r0 + (threshold - l0) * (r1 - r0) / (l1 - l0))
+    return 0.0
+
+
+def ratios_by_loss(sensitivities: Sensitivities, threshold: float) -> dict[str, float]:
+    """Per-layer ratios for an `eval_metric_loss` threshold; layers that cannot be pruned are left out."""
+    check_loss(threshold)
+    ratios = {layer: ratio_for_loss(losses, threshold) for layer, losses in sensitivities.items()}
+    return {layer: r for layer, r in ratios.items() if r > 0}
+
+
+def check_loss(threshold: float) -> float:
+    if not 0.0 < threshold < 1.0:
+        raise fail(f"eval_metric_loss {threshold} is outside (0, 1)")
+    return threshold
+
+
+def align_ratios(ratios: dict[str, float], channels: dict[str, int], align: int | None) -> dict[str, float]:
+    """Round each layer's kept channels to a multiple of `align` (at least `align`), as PaddleSlim's
+    `_round_to`; GPUs and TensorRT run such widths faster."""
+    if not align or align <= 1:
+        return dict(ratios)
+    out = {}
+    for layer, ratio in ratios.items():
+        n = channels[layer]
+        kept = max(align, int(round((1.0 - ratio) * n / align)) * align)
+        kept = min(kept, n)
+        if kept < n:
+            out[layer] = (n - kept) / n
+    return out
+
+
+def ratios_for_flops(sensitivities: Sensitivities, target: float,
+                     pruned_flops_of: Callable[[dict[str, float]], float],
+                     adjust: Callable[[dict[str, float]], dict[str, float]] = dict) -> tuple[dict[str, float], float, float]:
+    """Bisect the loss threshold until the pruned FLOPs fraction matches `target` (PaddleSlim's
+    `sensitive_prune`); stops when the FLOPs figure repeats. Returns (ratios, pruned fraction, threshold)."""
+    if not 0.0 < target < 1.0:
+        raise fail(f"pruned_flops {target} is outside (0, 1)")
+    low, high, seen = 0.0, 1.0, set()
+    best = ({}, 0.0, 0.0)
+    for _ in range(60):
+        threshold = (low + high) / 2
+        ratios = adjust(ratios_by_loss(sensitivities, threshold))
+        achieved = pruned_flops_of(ratios)
+        best = (ratios, achieved, threshold)
+        key = round(achieved, 4)
+        if key in seen or achieved == target:
+            break
+        seen.add(key)
+        if achieved < target:
+            low = threshold
+        else:
+            high = threshold
+    return best

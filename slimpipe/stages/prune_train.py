@@ -1,0 +1,92 @@
+"""Stage 4: prune each layer by the ratio its sensitivity allows, then retrain from the trained weights."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from slimpipe import modeldir
+from slimpipe.errors import fail
+from slimpipe.evaluation import dygraph_forward, evaluate
+from slimpipe.progress import log
+from slimpipe.pruning import rules
+from slimpipe.pruning import sensitivity as sens
+from slimpipe.pruning.channels import ChannelPruner, model_stats, temporarily_pruned
+from slimpipe.stages.common import load_split_for
+from slimpipe.tasks import get_task
+from slimpipe.training import TrainSettings, fit
+
+
+def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape: list[int],
+                  eval_metric_loss: float | None, pruned_flops: float | None,
+                  align: int | None) -> dict[str, float]:
+    """Per-layer ratios from a loss threshold, or the threshold that meets a FLOPs target."""
+    if (eval_metric_loss is None) == (pruned_flops is None):
+        raise fail("give exactly one of --eval-metric-loss and --pruned-flops")
+
+    def adjust(ratios: dict[str, float]) -> dict[str, float]:
+        return rules.align_ratios(ratios, pruner.channels, align)
+
+    if eval_metric_loss is not None:
+        return adjust(rules.ratios_by_loss(table, rules.check_loss(eval_metric_loss)))
+    base = model_stats(pruner.model, input_shape)["flops"]
+
+    def pruned_flops_of(ratios: dict[str, float]) -> float:
+        with temporarily_pruned(pruner, ratios):
+            return 1.0 - model_stats(pruner.model, input_shape)["flops"] / base
+
+    ratios, achieved, threshold = rules.ratios_for_flops(table, pruned_flops, pruned_flops_of, adjust)
+    log("prune-train", f"pruned_flops target {pruned_flops:.3f}: threshold {threshold:.4f} "
+                       f"gives {achieved:.3f}")
+    return ratios
+
+
+def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Path, out: str | Path,
+                eval_metric_loss: float | None = None, pruned_flops: float | None = None, epochs: int = 5,
+                align: int | None = None, batch_size: int = 16, learning_rate: float = 0.001,
+                seed: int = 0) -> modeldir.ModelInfo:
+    """Prune `model` by its sensitivities, retrain it on `dataset`, write the pruned model to `out`."""
+    if (eval_metric_loss is None) == (pruned_flops is None):
+        raise fail("give exactly one of --eval-metric-loss and --pruned-flops")
+    if eval_metric_loss is not None:
+        rules.check_loss(eval_metric_loss)
+    net, info = modeldir.load(model)
+    if info.pruning:
+        raise fail(f"{model}: this model is already pruned; prune the unpruned model instead")
+    data = sens.read(sensitivities)
+    sens.require_complete(data, Path(sensitivities))
+    pruner = ChannelPruner(net, info.input_shape(), data["criterion"])
+    sens.check_matches(data, Path(sensitivities), info.arch, pruner.fingerprint(), pruner.layers)
+    task = get_task(info.task)
+    train_split = load_split_for(info, dataset, "train")
+    val_split = load_split_for(info, dataset, "val")
+
+    shape = info.input_shape()
+    before = model_stats(net, shape)
+    ratios = choose_ratios(pruner, data["table"], shape, eval_metric_loss, pruned_flops, align)
+    pruner.prune(ratios)
+    after = model_stats(net, shape)
+    untrained = evaluate(dygraph_forward(net), task, val_split)[task.metric_name]
+    log("prune-train", f"{len(ratios)} layers pruned: FLOPs {before['flops']:,} -> {after['flops']:,}, "
+                       f"parameters {before['params']:,} -> {after['params']:,}; "
+                       f"{task.metric_name} before retraining {untrained:.4f}")
+    settings = TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+    best = fit(net, task, train_split, val_split, settings, label="prune-train")
+    aligned = sum(1 for layer, r in ratios.items() if align and _kept(pruner, layer, r) % align == 0)
+    pruned_info = replace(
+        info, metrics=best, stats=after,
+        pruning={"criterion": data["criterion"], "ratios": ratios, "align": align,
+                 "eval_metric_loss": eval_metric_loss, "pruned_flops_target": pruned_flops,
+                 "pruned_flops": 1.0 - after["flops"] / before["flops"],
+                 "pruned_params": 1.0 - after["params"] / before["params"],
+                 "aligned_layers": aligned, "base_stats": before, "base_metrics": info.metrics,
+                 "metric_before_retraining": untrained},
+        training={"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                  "seed": seed, "history": settings.history, "dataset": str(dataset)})
+    modeldir.save(out, net, pruned_info)
+    log("prune-train", f"val {task.metric_name} {info.metrics.get(task.metric_name, float('nan')):.4f} -> "
+                       f"{best[task.metric_name]:.4f}; pruned model written to {out}")
+    return pruned_info
+
+
+def _kept(pruner: ChannelPruner, layer: str, ratio: float) -> int:
+    return pruner.channels[layer] - int(round(pruner.channels[layer] * ratio))

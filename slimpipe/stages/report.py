@@ -1,0 +1,88 @@
+"""Stage 6: the source documents' comparison table from two benchmark results."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from slimpipe import atomic
+from slimpipe.errors import fail
+
+METRIC_TITLES = {"accuracy": "Accuracy", "miou": "mIoU", "map": "mAP"}
+ARCH_TITLES = {"mobilenetv2": "MobileNetV2"}
+
+
+def read_benchmark(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise fail(f"{path}: benchmark result not found")
+    try:
+        data = json.loads(path.read_text())
+        data["latency_ms"]["mean"], data["metric_value"], data["param_file_bytes"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise fail(f"{path}: not a slimpipe benchmark result ({exc})") from None
+    return data
+
+
+def size_text(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.2f}M" if n_bytes >= 1e5 else f"{n_bytes / 1e3:.1f}K"
+
+
+def speed_text(ms: float) -> str:
+    return f"{ms / 1000:.3f}s ({ms:.2f} ms)"
+
+
+def comparison(base: dict[str, Any], pruned: dict[str, Any]) -> dict[str, Any]:
+    """The figures the table and the pipeline's Metrics share."""
+    if base["metric"] != pruned["metric"] or base["task"] != pruned["task"]:
+        raise fail("the two benchmarks measure different tasks or metrics")
+    return {
+        "metric": base["metric"],
+        "metric_base": base["metric_value"], "metric_pruned": pruned["metric_value"],
+        "metric_drop_points": 100.0 * (base["metric_value"] - pruned["metric_value"]),
+        "pruned_params": 1.0 - pruned["params"] / base["params"],
+        "pruned_flops": 1.0 - pruned["flops"] / base["flops"],
+        "speedup": base["latency_ms"]["mean"] / pruned["latency_ms"]["mean"],
+        "latency_ms_base": base["latency_ms"]["mean"], "latency_ms_pruned": pruned["latency_ms"]["mean"],
+        "param_file_bytes_base": base["param_file_bytes"], "param_file_bytes_pruned": pruned["param_file_bytes"],
+    }
+
+
+def render(base: dict[str, Any], pruned: dict[str, Any], extra_rows: list[str] | None = None) -> str:
+    """Markdown: the reference table (model, parameter file size, prediction speed, metric) and a summary."""
+    c = comparison(base, pruned)
+    name = ARCH_TITLES.get(base["arch"], base["arch"])
+    metric = METRIC_TITLES.get(c["metric"], c["metric"])
+    setting = (f"{base['device'].upper()}, MKLDNN {'enabled' if base['mkldnn'] else 'disabled'}, "
+               f"{base['threads']} thread(s), batch {base['batch_size']}, mean of {base['repeats']} runs after "
+               f"{base['warmup']} warm-up; prediction time excludes pre- and post-processing")
+    lines = [
+        f"# Pruning report: {name}", "",
+        f"Prediction: {setting}.", "",
+        f"| Model | Parameter file size | Prediction speed | {metric} |",
+        "| :--- | :--- | :--- | :--- |",
+        f"| {name} | {size_text(base['param_file_bytes'])} | {speed_text(base['latency_ms']['mean'])} "
+        f"| {base['metric_value']:.4f} |",
+        f"| {name} (pruned by {100 * c['pruned_params']:.0f}%) | {size_text(pruned['param_file_bytes'])} "
+        f"| {speed_text(pruned['latency_ms']['mean'])} | {pruned['metric_value']:.4f} |",
+        *(extra_rows or []), "",
+        f"- Parameters pruned: {100 * c['pruned_params']:.1f}%; FLOPs pruned: {100 * c['pruned_flops']:.1f}%",
+        f"- Speed-up: {c['speedup']:.2f}x ({c['latency_ms_base']:.2f} ms -> {c['latency_ms_pruned']:.2f} ms, "
+        f"measured in the same run)",
+        f"- {metric} change: {-c['metric_drop_points']:+.2f} points",
+    ]
+    p = pruned.get("pruning") or {}
+    if p:
+        target = (f"eval_metric_loss {p['eval_metric_loss']}" if p.get("eval_metric_loss") is not None
+                  else f"pruned_flops {p.get('pruned_flops_target')}")
+        lines.append(f"- Pruning: {target}, criterion {p.get('criterion')}, {p.get('layers_pruned')} layers pruned"
+                     + (f", {p.get('aligned_layers')} of them with widths aligned to {p['align']}"
+                        if p.get("align") else ""))
+    return "\n".join(lines) + "\n"
+
+
+def report(base: str | Path, pruned: str | Path, out: str | Path) -> str:
+    """Write the Markdown report to `out` and return it."""
+    text = render(read_benchmark(base), read_benchmark(pruned))
+    atomic.write_text(out, text)
+    return text

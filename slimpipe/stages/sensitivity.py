@@ -1,0 +1,36 @@
+"""Stage 2: per-layer sensitivity of the trained model on the validation split."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from slimpipe import modeldir
+from slimpipe.evaluation import evaluate
+from slimpipe.progress import log
+from slimpipe.pruning import sensitivity as sens
+from slimpipe.pruning.channels import ChannelPruner
+from slimpipe.pruning.masked_eval import MaskedEvaluator
+from slimpipe.stages.common import load_split_for
+from slimpipe.tasks import get_task
+
+
+def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criterion: str = "l1_norm",
+                ratios: Sequence[float] = sens.DEFAULT_RATIOS, threads: int = 2) -> dict[str, Any]:
+    """Measure every prunable layer at every ratio; resumes from `out` if it holds a partial run."""
+    net, info = modeldir.load(model)
+    task = get_task(info.task)
+    val = load_split_for(info, dataset, "val")
+    pruner = ChannelPruner(net, info.input_shape(), criterion)
+    evaluator = MaskedEvaluator(net, info.input_shape(), threads=threads)
+    baseline = float(evaluate(evaluator.predictor(), task, val)[task.metric_name])
+    log("sensitivity", f"baseline {task.metric_name} {baseline:.4f} on {len(val)} val images "
+                       f"({len(pruner.layers)} prunable layers, criterion {criterion})")
+
+    def evaluate_pruned(layer: str, ratio: float) -> float:
+        with pruner.masked(layer, ratio) as changed:
+            predictor = evaluator.predictor(changed)
+        return float(evaluate(predictor, task, val)[task.metric_name])
+
+    header = {"task": info.task, "arch": info.arch, "fingerprint": pruner.fingerprint(),
+              "metric": task.metric_name, "criterion": criterion, "layers": pruner.channels}
+    return sens.compute(Path(out), header, pruner.layers, list(ratios), baseline, evaluate_pruned)

@@ -1,0 +1,52 @@
+"""Stage 3: the sensitivity curve as the reference draws it, per-layer curves and a small HTML page."""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+from slimpipe import atomic, modeldir
+from slimpipe.analysis.curve import describe, pruning_curve
+from slimpipe.analysis.plots import plot_curve, plot_layers
+from slimpipe.progress import log
+from slimpipe.pruning import sensitivity as sens
+from slimpipe.pruning.channels import ChannelPruner
+
+
+def visualize(model: str | Path, sensitivities: str | Path, out: str | Path) -> dict[str, Any]:
+    """Write sensitivities.png, layers.png, curve.json and index.html to `out`; returns the curve data."""
+    info = modeldir.read_info(model)
+    net = modeldir.build(info)  # only the shapes matter here
+    data = sens.read(sensitivities)
+    sens.require_complete(data, Path(sensitivities))
+    pruner = ChannelPruner(net, info.input_shape(), data["criterion"])
+    sens.check_matches(data, Path(sensitivities), info.arch, pruner.fingerprint(), pruner.layers)
+    points = pruning_curve(pruner, data["table"], info.input_shape())
+    summary = describe(points)
+    result = {"arch": info.arch, "metric": data["metric"], "baseline": data["baseline"],
+              "curve": points, "summary": summary}
+    with atomic.output_dir(out) as tmp:
+        plot_curve(points, f"{info.arch} ({info.task}) sensitivity", tmp / "sensitivities.png")
+        plot_layers(data["table"], data["metric"], tmp / "layers.png")
+        atomic.write_json(tmp / "curve.json", result)
+        atomic.write_text(tmp / "index.html", render_html(result, tmp / "sensitivities.png"))
+    for line in summary:
+        log("visualize", line)
+    return result
+
+
+def render_html(result: dict[str, Any], png: Path) -> str:
+    """A self-contained page: the curve embedded as a data URI, and the curve as a table."""
+    image = base64.b64encode(png.read_bytes()).decode()
+    rows = "".join(f"<tr><td>{p['eval_metric_loss']:.2f}</td><td>{100 * p['pruned_params']:.1f}%</td>"
+                   f"<td>{100 * p['pruned_flops']:.1f}%</td><td>{p['layers_pruned']}</td></tr>"
+                   for p in result["curve"])
+    notes = "".join(f"<li>{html.escape(s)}</li>" for s in result["summary"])
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Sensitivity: {html.escape(result['arch'])}"
+            f"</title></head><body style='font-family:sans-serif'>"
+            f"<h2>Sensitivity of {html.escape(result['arch'])} (baseline {html.escape(result['metric'])} "
+            f"{result['baseline']:.4f})</h2><ul>{notes}</ul>"
+            f"<img alt='sensitivity curve' style='max-width:720px' src='data:image/png;base64,{image}'>"
+            f"<table border='1' cellpadding='3'><tr><th>eval_metric_loss</th><th>parameters pruned</th>"
+            f"<th>FLOPs pruned</th><th>layers pruned</th></tr>{rows}</table></body></html>")

@@ -1,0 +1,82 @@
+"""Sensitivity analysis: the fast masked evaluation equals structural pruning, and runs resume."""
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from slimpipe import modeldir
+from slimpipe.evaluation import dygraph_forward, evaluate
+from slimpipe.pruning.channels import ChannelPruner
+from slimpipe.pruning.masked_eval import MaskedEvaluator
+from slimpipe.stages.common import load_split_for
+from slimpipe.tasks import get_task
+
+
+@pytest.mark.parametrize("layer_index,ratio", [(0, 0.5), (3, 0.3), (-1, 0.7)])
+def test_masked_predictor_matches_structural_pruning(tiny_model, tiny_dataset, layer_index, ratio):
+    net, info = modeldir.load(tiny_model)
+    val = load_split_for(info, tiny_dataset, "val")
+    task = get_task(info.task)
+    pruner = ChannelPruner(net, info.input_shape())
+    evaluator = MaskedEvaluator(net, info.input_shape())
+    layer = pruner.layers[layer_index]
+    with pruner.masked(layer, ratio) as changed:
+        predictor = evaluator.predictor(changed)
+    masked_out = predictor(task.feeds(val, list(range(len(val)))))
+
+    pruner.prune({layer: ratio})
+    structural_out = dygraph_forward(net)(task.feeds(val, list(range(len(val)))))
+    assert masked_out == pytest.approx(structural_out, abs=1e-4)
+    assert evaluate(predictor, task, val) == evaluate(dygraph_forward(net), task, val)
+
+
+def test_masking_restores_the_model(tiny_model):
+    net, info = modeldir.load(tiny_model)
+    before = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+    pruner = ChannelPruner(net, info.input_shape())
+    with pruner.masked(pruner.layers[2], 0.5) as changed:
+        assert changed
+    after = net.state_dict()
+    assert all((before[k] == after[k].numpy()).all() for k in before)
+
+
+def test_interrupted_run_resumes_without_repeating_work(tiny_model, tiny_dataset, tmp_path):
+    out = tmp_path / "s.json"
+    cmd = [sys.executable, "-m", "slimpipe", "sensitivity", "--model", str(tiny_model), "--dataset",
+           str(tiny_dataset), "--ratios", "0.2,0.4,0.6", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    done_before = 0
+    while time.time() < deadline and proc.poll() is None:
+        if out.exists():
+            done_before = json.loads(out.read_text())["evaluations"]
+            if done_before >= 4:
+                break
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    partial = json.loads(out.read_text())
+    assert not partial["complete"] and partial["evaluations"] >= 4
+    assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+    final = json.loads(out.read_text())
+    assert final["complete"]
+    total = 3 * len(final["layers"])
+    assert final["evaluations"] == total  # the resumed run only evaluated what was missing
+    for layer, losses in partial["sensitivities"].items():
+        for ratio, loss in losses.items():
+            assert final["sensitivities"][layer][ratio] == loss
+
+
+def test_resuming_with_other_weights_is_refused(tiny_model, tiny_dataset, tiny_sensitivities, tmp_path, capsys):
+    from slimpipe.cli import main
+
+    data = json.loads(tiny_sensitivities.read_text())
+    data["baseline"] = data["baseline"] + 0.25
+    data["complete"] = False
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps(data))
+    assert main(["sensitivity", "--model", str(tiny_model), "--dataset", str(tiny_dataset),
+                 "--out", str(stale)]) == 2
+    assert "measured on other weights" in capsys.readouterr().err
