@@ -16,7 +16,7 @@ class DemoConfig:
     task: str = field(default="classification", metadata={"help": "task of the bundled sample"})
     arch: str = field(default="mobilenetv2", metadata={"help": "architecture"})
     arch_options: dict = field(default_factory=lambda: {"scale": 0.35}, metadata={"help": "width scale"})
-    input_size: tuple[int, int] = field(default=(32, 32), metadata={"help": "model input (H, W)"})
+    input_size: tuple[int, int] = field(default=(64, 64), metadata={"help": "model input (H, W)"})
     epochs: int = field(default=4, metadata={"help": "training epochs"})
     prune_epochs: int = field(default=2, metadata={"help": "retraining epochs after pruning"})
     eval_metric_loss: float = field(default=0.05, metadata={"help": "pruning threshold"})

@@ -13,7 +13,7 @@ from slimpipe.tasks import Split, Task
 
 @dataclass
 class TrainSettings:
-    """Optimiser settings (Adam, cosine decay). Small batches: on CPU the cost is per image, and MobileNetV2
+    """Optimiser settings (Adam, linear warm-up then cosine decay). Small batches: on CPU the cost is per image, and MobileNetV2
     from scratch needs many updates more than large batches."""
 
     epochs: int = 10
@@ -35,8 +35,11 @@ def fit(model, task: Task, train: Split, val: Split, settings: TrainSettings, la
     paddle.seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     steps_per_epoch = max(1, int(np.ceil(len(train) / settings.batch_size)))
-    schedule = paddle.optimizer.lr.CosineAnnealingDecay(settings.learning_rate,
-                                                        T_max=steps_per_epoch * max(settings.epochs, 1))
+    total = steps_per_epoch * max(settings.epochs, 1)
+    warmup = min(50, total // 5)
+    schedule = paddle.optimizer.lr.CosineAnnealingDecay(settings.learning_rate, T_max=total)
+    if warmup:
+        schedule = paddle.optimizer.lr.LinearWarmup(schedule, warmup, 0.0, settings.learning_rate)
     optimizer = paddle.optimizer.Adam(schedule, parameters=model.parameters(),
                                       weight_decay=paddle.regularizer.L2Decay(settings.weight_decay))
     best = evaluate(dygraph_forward(model), task, val)

@@ -55,10 +55,24 @@ def test_visualize_writes_the_curve_the_plot_and_a_self_contained_page(tiny_mode
 
 
 @pytest.fixture(scope="module")
-def pruned_model(tiny_model, tiny_dataset, tiny_sensitivities, tmp_path_factory):
+def graded_sensitivities(tiny_sensitivities, tmp_path_factory):
+    """The tiny model is near chance, so its measured losses are flat; grade them by hand, layer by layer,
+    so that a FLOPs target lands between "nothing" and "everything"."""
+    data = json.loads(tiny_sensitivities.read_text())
+    layers = list(data["sensitivities"])
+    for i, layer in enumerate(layers):
+        steep = 0.05 + 0.5 * i / len(layers)
+        data["sensitivities"][layer] = {r: steep * float(r) for r in ("0.3", "0.6")}
+    path = tmp_path_factory.mktemp("graded") / "graded.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pruned_model(tiny_model, tiny_dataset, graded_sensitivities, tmp_path_factory):
     out = tmp_path_factory.mktemp("pruned") / "pruned"
     code = main(["prune-train", "--model", str(tiny_model), "--dataset", str(tiny_dataset), "--sensitivities",
-                 str(tiny_sensitivities), "--pruned-flops", "0.3", "--epochs", "1", "--out", str(out)])
+                 str(graded_sensitivities), "--pruned-flops", "0.3", "--epochs", "1", "--out", str(out)])
     assert code == 0
     return out
 

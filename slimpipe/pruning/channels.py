@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 from typing import Iterator
 
@@ -15,6 +16,11 @@ import numpy as np
 from slimpipe.errors import fail
 
 CRITERIA = ("l1_norm", "fpgm")
+
+
+def _silenced():
+    """PaddleSlim 2.6 prints a line per pruned tensor ("hit pruning plan"); keep stdout for results."""
+    return contextlib.redirect_stdout(io.StringIO())
 
 
 def _quiet_paddleslim() -> None:
@@ -76,11 +82,13 @@ class ChannelPruner:
         """Zero the channels `ratio` would remove, yield the changed tensors by param name, then restore."""
         self.check_ratio(layer, ratio)
         before = {p.name: p for p in list(self.model.parameters()) + list(self.model.buffers())}
-        plan = self._pruner.prune_var(self.to_param[layer], 0, ratio, apply="lazy")
+        with _silenced():
+            plan = self._pruner.prune_var(self.to_param[layer], 0, ratio, apply="lazy")
         try:
             yield {name: before[name].numpy() for name in plan._masks if name in before}
         finally:
-            plan.restore(self.model)
+            with _silenced():
+                plan.restore(self.model)
 
     def prune(self, ratios: dict[str, float]) -> None:
         """Remove channels for good (structural pruning), layer by layer."""
@@ -88,7 +96,8 @@ class ChannelPruner:
             self.check_ratio(layer, ratio)
         by_param = {self.to_param[k]: float(v) for k, v in ratios.items() if v > 0}
         if by_param:
-            self._pruner.prune_vars(by_param, 0)
+            with _silenced():
+                self._pruner.prune_vars(by_param, 0)
 
 
 def model_stats(model, input_shape: list[int]) -> dict[str, int]:
@@ -106,9 +115,11 @@ def temporarily_pruned(pruner: ChannelPruner, ratios: dict[str, float]) -> Itera
     for layer, ratio in ratios.items():
         pruner.check_ratio(layer, ratio)
     by_param = {pruner.to_param[k]: float(v) for k, v in ratios.items() if v > 0}
-    plan = pruner._pruner.prune_vars(by_param, 0) if by_param else None
+    with _silenced():
+        plan = pruner._pruner.prune_vars(by_param, 0) if by_param else None
     try:
         yield
     finally:
         if plan is not None:
-            plan.restore(pruner.model)
+            with _silenced():
+                plan.restore(pruner.model)

@@ -48,8 +48,8 @@ def read(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise fail(f"{path}: sensitivities file not found")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise fail(f"{path}: not valid JSON ({exc}); sensitivities files are JSON, not PaddleSlim pickles") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise fail(f"{path}: not a slimpipe sensitivities file (format {FORMAT!r} expected)")

@@ -37,6 +37,9 @@ def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape
     ratios, achieved, threshold = rules.ratios_for_flops(table, pruned_flops, pruned_flops_of, adjust)
     log("prune-train", f"pruned_flops target {pruned_flops:.3f}: threshold {threshold:.4f} "
                        f"gives {achieved:.3f}")
+    if abs(achieved - pruned_flops) > 0.05:
+        log("prune-train", f"warning: the sensitivities cannot meet pruned_flops {pruned_flops:.3f}; "
+                           f"closest reachable is {achieved:.3f}")
     return ratios
 
 
