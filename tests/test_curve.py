@@ -24,7 +24,7 @@ def test_thresholds_below_every_loss_prune_nothing(pruner):
 
 
 def test_the_curve_grows_with_the_threshold(pruner):
-    points = pruning_curve(pruner, graded(pruner, 0.5), SHAPE, thresholds=(0.1, 0.2, 0.3))
+    points = pruning_curve(pruner, graded(pruner, 0.5), SHAPE, thresholds=(0.2, 0.25, 0.3))
     pruned = [p["pruned_params"] for p in points]
     assert 0.0 < pruned[0] < pruned[1] < pruned[2] < 1.0
     assert all(0.0 < p["pruned_flops"] < 1.0 for p in points)
