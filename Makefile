@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TASK   ?= classification
 OUT    ?= demo-out
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench compile images push clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.run --out bench/results.md
+
+# Regenerate the committed compiled specs (tests fail when they are out of date).
+compile: install
+	$(BIN)/slimpipe compile --out pipelines/prune_pipeline.yaml --components
 
 clean:
 	rm -rf $(VENV) $(OUT) bench/work

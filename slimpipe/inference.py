@@ -16,6 +16,13 @@ class PredictorSettings:
     threads: int = 1
     ir_optim: bool = True
     memory_optim: bool = True
+    gpu_memory_mb: int = 256
+    gpu_id: int = 0
+    trt: bool = False
+    precision: str = "fp32"
+    trt_workspace: int = 1 << 30
+    trt_min_subgraph: int = 3
+    trt_cache: str | None = None
 
 
 def make_config(model: Path | bytes, params: Path | bytes, settings: PredictorSettings):
@@ -35,11 +42,47 @@ def make_config(model: Path | bytes, params: Path | bytes, settings: PredictorSe
             config.set_mkldnn_cache_capacity(10)
         else:
             config.disable_mkldnn()
+    else:
+        config.enable_use_gpu(settings.gpu_memory_mb, settings.gpu_id)
+        if settings.trt:
+            _enable_tensorrt(config, settings)
     config.switch_ir_optim(settings.ir_optim)
     if settings.memory_optim:
         config.enable_memory_optim()
     config.disable_glog_info()
     return config
+
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def _enable_tensorrt(config, settings: PredictorSettings) -> None:
+    """TensorRT as the reference systems set it: 1 GiB workspace, batch 1, subgraphs of 3+ ops."""
+    import paddle.inference as pi
+
+    precision = {"fp32": pi.PrecisionType.Float32, "fp16": pi.PrecisionType.Half,
+                 "int8": pi.PrecisionType.Int8}[settings.precision]
+    config.enable_tensorrt_engine(workspace_size=settings.trt_workspace, max_batch_size=1,
+                                  min_subgraph_size=settings.trt_min_subgraph, precision_mode=precision,
+                                  use_static=settings.trt_cache is not None, use_calib_mode=False)
+    if settings.trt_cache:
+        config.set_optim_cache_dir(settings.trt_cache)
+
+
+def gpu_unavailable_reason(trt: bool) -> str | None:
+    """Why a GPU benchmark cannot run here, or None: no CUDA build, no visible GPU, or no TensorRT."""
+    import paddle
+
+    if not paddle.is_compiled_with_cuda():
+        return "this Paddle build has no CUDA support (install paddlepaddle-gpu, as in images/gpu)"
+    if paddle.device.cuda.device_count() == 0:
+        return "no GPU is visible to this process (check CUDA_VISIBLE_DEVICES and the node's nvidia.com/gpu)"
+    if trt:
+        import paddle.inference as pi
+
+        if tuple(pi.get_trt_runtime_version()) == (0, 0, 0):
+            return "TensorRT cannot be loaded (libnvinfer not found on the library path)"
+    return None
 
 
 class Predictor:

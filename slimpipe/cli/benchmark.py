@@ -6,7 +6,10 @@ HELP = "latency and metric of an exported model through Paddle Inference"
 def add_arguments(cmd):
     cmd.add_argument("--model", required=True, help="model directory")
     cmd.add_argument("--dataset", required=True, help="dataset folder; its val split is used")
-    cmd.add_argument("--device", default="cpu", help="cpu (default)")
+    cmd.add_argument("--device", default="cpu", choices=("cpu", "gpu"), help="cpu (default) or gpu")
+    cmd.add_argument("--trt", action="store_true", help="GPU: run through TensorRT")
+    cmd.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"), help="TensorRT precision")
+    cmd.add_argument("--trt-cache", default=None, help="TensorRT: folder for serialized engines (static cache)")
     cmd.add_argument("--mkldnn", type=options.on_off, default=False, help="on|off (default off, as the sources)")
     cmd.add_argument("--threads", type=int, default=1, help="CPU math threads (default 1)")
     cmd.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
@@ -19,4 +22,5 @@ def run(args):
     from slimpipe.stages.benchmark import benchmark
 
     benchmark(args.model, args.dataset, args.out, device=args.device, mkldnn=args.mkldnn, threads=args.threads,
-              warmup=args.warmup, repeats=args.repeats, batch_size=args.batch_size)
+              warmup=args.warmup, repeats=args.repeats, batch_size=args.batch_size, trt=args.trt,
+              precision=args.precision, trt_cache=args.trt_cache)

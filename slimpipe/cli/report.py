@@ -4,10 +4,12 @@ HELP = "the comparison table (model, parameter file size, prediction speed, metr
 def add_arguments(cmd):
     cmd.add_argument("--base", required=True, help="benchmark JSON of the unpruned model")
     cmd.add_argument("--pruned", required=True, help="benchmark JSON of the pruned model")
+    cmd.add_argument("--gpu-base", default=None, help="GPU benchmark JSON of the unpruned model (optional)")
+    cmd.add_argument("--gpu-pruned", default=None, help="GPU benchmark JSON of the pruned model (optional)")
     cmd.add_argument("--out", required=True, help="Markdown file to write")
 
 
 def run(args):
     from slimpipe.stages.report import report
 
-    print(report(args.base, args.pruned, args.out))
+    print(report(args.base, args.pruned, args.out, gpu_base=args.gpu_base, gpu_pruned=args.gpu_pruned))

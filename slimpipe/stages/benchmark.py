@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from slimpipe import atomic, modeldir
-from slimpipe.errors import fail
+from slimpipe.errors import SlimpipeError, fail
 from slimpipe.evaluation import evaluate
-from slimpipe.inference import Predictor, PredictorSettings, make_config
+from slimpipe.inference import Predictor, PredictorSettings, gpu_unavailable_reason, make_config
 from slimpipe.progress import Progress, log
 from slimpipe.stages.common import load_split_for
 from slimpipe.tasks import get_task
@@ -36,16 +36,37 @@ def time_runs(predictor: Predictor, feeds: list[np.ndarray], warmup: int, repeat
             "p90": float(np.percentile(times, 90)), "std": float(times.std()), "min": float(times.min())}
 
 
+class GpuUnavailable(SlimpipeError):
+    """The GPU benchmark cannot run on this machine; the message says which of the three reasons."""
+
+
+def not_measured(model: str | Path, out: str | Path, device: str, trt: bool, reason: str) -> dict[str, Any]:
+    """The result a pipeline records when the GPU benchmark could not run: a reason, never a figure."""
+    info = modeldir.read_info(model)
+    result = {"model": str(model), "arch": info.arch, "task": info.task, "pruned": bool(info.pruning),
+              "device": device, "trt": trt, "measured": False, "reason": reason}
+    atomic.write_json(out, result)
+    return result
+
+
 def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: str = "cpu",
               mkldnn: bool = False, threads: int = 1, warmup: int = 10, repeats: int = 50,
-              batch_size: int = 1) -> dict[str, Any]:
+              batch_size: int = 1, trt: bool = False, precision: str = "fp32",
+              trt_cache: str | None = None) -> dict[str, Any]:
     """Benchmark one exported model; writes a JSON result to `out`."""
-    if device != "cpu":
-        raise fail(f"device {device!r} is not supported by this build; use --device cpu")
+    if device not in ("cpu", "gpu"):
+        raise fail(f"device {device!r}: expected cpu or gpu")
+    if trt and device != "gpu":
+        raise fail("--trt needs --device gpu")
+    if device == "gpu":
+        reason = gpu_unavailable_reason(trt)
+        if reason:
+            raise GpuUnavailable(f"GPU benchmark not possible: {reason}")
     info = modeldir.read_info(model)
     task = get_task(info.task)
     val = load_split_for(info, dataset, "val")
-    settings = PredictorSettings(device=device, mkldnn=mkldnn, threads=threads)
+    settings = PredictorSettings(device=device, mkldnn=mkldnn, threads=threads, trt=trt, precision=precision,
+                                 trt_cache=trt_cache)
     predictor = Predictor(make_config(*modeldir.inference_paths(model), settings))
     log("benchmark", f"{info.arch}{' (pruned)' if info.pruning else ''}: {device}, "
                      f"MKLDNN {'on' if mkldnn else 'off'}, {threads} thread(s), batch {batch_size}, "
@@ -55,6 +76,7 @@ def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: s
     result = {
         "model": str(model), "arch": info.arch, "task": info.task, "pruned": bool(info.pruning),
         "pruning": _pruning_summary(info), "device": device, "mkldnn": mkldnn, "threads": threads,
+        "trt": trt, "precision": precision if device == "gpu" else None, "measured": True,
         "batch_size": batch_size, "warmup": warmup, "repeats": repeats, "latency_ms": latency,
         "param_file_bytes": modeldir.inference_paths(model)[1].stat().st_size,
         "flops": info.stats["flops"], "params": info.stats["params"],

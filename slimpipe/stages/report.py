@@ -12,15 +12,21 @@ METRIC_TITLES = {"accuracy": "Accuracy", "miou": "mIoU", "map": "mAP"}
 ARCH_TITLES = {"mobilenetv2": "MobileNetV2"}
 
 
-def read_benchmark(path: str | Path) -> dict[str, Any]:
+def read_benchmark(path: str | Path, measured: bool = True) -> dict[str, Any]:
+    """A benchmark result; with `measured`, one that holds figures (not a "not measured" record)."""
     path = Path(path)
     if not path.is_file():
         raise fail(f"{path}: benchmark result not found")
     try:
         data = json.loads(path.read_text())
-        data["latency_ms"]["mean"], data["metric_value"], data["param_file_bytes"]
+        if data.get("measured", True):
+            data["latency_ms"]["mean"], data["metric_value"], data["param_file_bytes"]
+        else:
+            data["reason"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise fail(f"{path}: not a slimpipe benchmark result ({exc})") from None
+    if measured and not data.get("measured", True):
+        raise fail(f"{path}: this benchmark was not measured ({data['reason']})")
     return data
 
 
@@ -81,8 +87,29 @@ def render(base: dict[str, Any], pruned: dict[str, Any], extra_rows: list[str] |
     return "\n".join(lines) + "\n"
 
 
-def report(base: str | Path, pruned: str | Path, out: str | Path) -> str:
-    """Write the Markdown report to `out` and return it."""
-    text = render(read_benchmark(base), read_benchmark(pruned))
+def gpu_rows(name: str, metric: str, base: dict[str, Any], pruned: dict[str, Any]) -> list[str]:
+    """Table rows for the GPU benchmark: figures where measured, "not measured (reason)" otherwise."""
+    label = "GPU + TensorRT" if base.get("trt") else "GPU"
+    rows = []
+    for tag, data in ((name, base), (f"{name} (pruned)", pruned)):
+        if data.get("measured", True):
+            label_p = f"{label} {data.get('precision') or ''}".strip()
+            rows.append(f"| {tag}, {label_p} | {size_text(data['param_file_bytes'])} "
+                        f"| {speed_text(data['latency_ms']['mean'])} | {data['metric_value']:.4f} |")
+        else:
+            rows.append(f"| {tag}, {label}: not measured ({data['reason']}) | - | - | - |")
+    return rows
+
+
+def report(base: str | Path, pruned: str | Path, out: str | Path, gpu_base: str | Path | None = None,
+           gpu_pruned: str | Path | None = None) -> str:
+    """Write the Markdown report to `out` and return it; GPU results add rows when given."""
+    base_data, pruned_data = read_benchmark(base), read_benchmark(pruned)
+    extra = []
+    if gpu_base and gpu_pruned:
+        name = ARCH_TITLES.get(base_data["arch"], base_data["arch"])
+        extra = gpu_rows(name, base_data["metric"], read_benchmark(gpu_base, measured=False),
+                         read_benchmark(gpu_pruned, measured=False))
+    text = render(base_data, pruned_data, extra)
     atomic.write_text(out, text)
     return text

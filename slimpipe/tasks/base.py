@@ -35,6 +35,7 @@ class Task(abc.ABC):
     name: str
     metric_name: str
     default_arch: str
+    files_per_line: int = 1  # how many leading fields of a list line name files (1 image, or image + label)
 
     @abc.abstractmethod
     def read_classes(self, root: Path) -> list[str]:

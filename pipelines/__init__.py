@@ -1,0 +1,1 @@
+"""Pipeline definitions; each compiles to a committed golden YAML beside it."""

@@ -1,0 +1,89 @@
+"""The pruning pipeline: ingest -> train -> sensitivity -> visualize -> prune-train -> benchmark -> report.
+
+Compile with `slimpipe compile --out pipelines/prune_pipeline.yaml`; run locally with `slimpipe run`.
+"""
+from kfp import dsl, kubernetes
+
+from components.benchmark.component import benchmark, benchmark_gpu
+from components.ingest.component import ingest
+from components.prune_train.component import prune_train
+from components.report.component import report
+from components.sensitivity.component import sensitivity
+from components.train.component import train
+from components.visualize.component import visualize
+
+RETRY = {"num_retries": 3, "backoff_duration": "30s", "backoff_factor": 2.0, "backoff_max_duration": "900s"}
+
+
+def _resources(task: dsl.PipelineTask, cpu: str, memory: str) -> dsl.PipelineTask:
+    return task.set_cpu_request(cpu).set_memory_request(memory).set_memory_limit(memory)
+
+
+@dsl.pipeline(name="slimpipe-prune", description="Sensitivity-based channel pruning of a PaddlePaddle model")
+def prune_pipeline(
+    dataset: str,
+    task: str = "classification",
+    arch: str = "mobilenetv2",
+    arch_options: str = "scale=0.35",
+    input_size: int = 64,
+    epochs: int = 4,
+    prune_epochs: int = 2,
+    eval_metric_loss: float = 0.05,
+    pruned_flops: float = 0.0,
+    criterion: str = "l1_norm",
+    ratios: str = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
+    align: int = 0,
+    benchmark_threads: int = 1,
+    benchmark_warmup: int = 10,
+    benchmark_repeats: int = 50,
+    gpu_benchmark: bool = False,
+    gpu_precision: str = "fp32",
+    gpu_node_selector: dict = {"nvidia.com/gpu.present": "true"},
+    gpu_tolerations: list = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+):
+    """`pruned_flops` > 0 replaces `eval_metric_loss`; `align` 0 keeps PaddleSlim's widths."""
+    data = ingest(dataset_uri=dataset, task=task).set_display_name("ingest")
+    data.set_caching_options(False)  # always re-read the source: new data at the same location retrains
+    data.set_retry(**RETRY)
+    _resources(data, "1", "2Gi")
+
+    trained = train(dataset=data.outputs["dataset"], task=task, arch=arch, arch_options=arch_options,
+                    input_size=input_size, epochs=epochs)
+    _resources(trained, "2", "4Gi")
+
+    sens = sensitivity(model=trained.outputs["model"], dataset=data.outputs["dataset"], criterion=criterion,
+                       ratios=ratios)
+    sens.set_retry(**RETRY)  # resumable: a retried pod continues from its checkpoint
+    _resources(sens, "2", "4Gi")
+
+    vis = visualize(model=trained.outputs["model"], sensitivities=sens.outputs["sensitivities"])
+    _resources(vis, "1", "2Gi")
+
+    pruned = prune_train(model=trained.outputs["model"], dataset=data.outputs["dataset"],
+                         sensitivities=sens.outputs["sensitivities"], eval_metric_loss=eval_metric_loss,
+                         pruned_flops=pruned_flops, align=align, epochs=prune_epochs)
+    _resources(pruned, "2", "4Gi")
+
+    benches = {}
+    for name, model in (("base", trained.outputs["model"]), ("pruned", pruned.outputs["pruned_model"])):
+        bench = benchmark(model=model, dataset=data.outputs["dataset"], device="cpu", mkldnn=False,
+                          threads=benchmark_threads, warmup=benchmark_warmup, repeats=benchmark_repeats)
+        bench.set_display_name(f"benchmark-{name}-cpu")
+        _resources(bench, "2", "2Gi")
+        benches[name] = bench
+
+    cpu_results = {"base": benches["base"].outputs["result"], "pruned": benches["pruned"].outputs["result"]}
+    with dsl.If(gpu_benchmark == True, name="gpu-benchmark"):  # noqa: E712  (a pipeline expression)
+        gpu = {}
+        for name, model in (("base", trained.outputs["model"]), ("pruned", pruned.outputs["pruned_model"])):
+            bench = benchmark_gpu(model=model, dataset=data.outputs["dataset"], device="gpu", trt=True,
+                              precision=gpu_precision, warmup=benchmark_warmup, repeats=benchmark_repeats)
+            bench.set_display_name(f"benchmark-{name}-gpu-trt")
+            bench.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
+            kubernetes.add_node_selector_json(bench, gpu_node_selector)
+            kubernetes.add_toleration_json(bench, gpu_tolerations)
+            _resources(bench, "2", "8Gi")
+            gpu[name] = bench.outputs["result"]
+        _resources(report(**cpu_results, gpu_base=gpu["base"], gpu_pruned=gpu["pruned"]), "500m", "1Gi")
+    with dsl.Else(name="cpu-only"):
+        _resources(report(**cpu_results), "500m", "1Gi")

@@ -1,0 +1,75 @@
+"""Pipeline parameters as command-line flags, derived from the pipeline's own signature (one source of
+defaults): `eval_metric_loss` becomes `--eval-metric-loss`, booleans become switches."""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+from typing import Any
+
+HELP = {
+    "dataset": "dataset folder or object-store URI (s3://bucket/prefix)",
+    "task": "classification",
+    "arch": "architecture",
+    "arch_options": "architecture options, e.g. scale=0.35",
+    "input_size": "model input size (square)",
+    "epochs": "training epochs",
+    "prune_epochs": "retraining epochs after pruning",
+    "eval_metric_loss": "largest relative metric loss per layer (used when --pruned-flops is 0)",
+    "pruned_flops": "fraction of FLOPs to remove instead of a loss threshold (0 = off)",
+    "criterion": "channel ranking: l1_norm or fpgm",
+    "ratios": "ratios tried per layer in the sensitivity analysis",
+    "align": "keep channel counts at multiples of K (0 = off)",
+    "benchmark_threads": "CPU threads for the benchmark",
+    "benchmark_warmup": "untimed runs before timing",
+    "benchmark_repeats": "timed runs",
+    "gpu_benchmark": "also benchmark on GPU with TensorRT (asks for nvidia.com/gpu)",
+    "gpu_precision": "TensorRT precision: fp32, fp16 or int8",
+    "gpu_node_selector": "node selector of the GPU task, as JSON",
+    "gpu_tolerations": "tolerations of the GPU task, as a JSON list",
+}
+
+
+def _signature() -> inspect.Signature:
+    from slimpipe.kfp_pipeline import pipeline_func
+
+    return inspect.signature(pipeline_func().pipeline_func)
+
+
+EXCLUSIVE = ("eval_metric_loss", "pruned_flops")
+
+
+def add_arguments(cmd: argparse.ArgumentParser) -> None:
+    group = cmd.add_argument_group("pipeline parameters")
+    target = group.add_mutually_exclusive_group()
+    for name, param in _signature().parameters.items():
+        flag = "--" + name.replace("_", "-")
+        where = target if name in EXCLUSIVE else group
+        default = None if param.default is inspect.Parameter.empty else param.default
+        kind = param.annotation if param.annotation is not inspect.Parameter.empty else str
+        text = HELP.get(name, name)
+        if kind in (dict, list):
+            kind, default = json.loads, json.dumps(default)
+        if kind is bool:
+            where.add_argument(flag, dest=f"p_{name}", action="store_true", default=bool(default), help=text)
+        else:
+            where.add_argument(flag, dest=f"p_{name}", metavar=name.upper(), type=kind, default=default,
+                               required=default is None,
+                               help=f"{text} (default {default})" if default is not None else text)
+
+
+def from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline arguments given on the command line, checked before anything is launched."""
+    from slimpipe.pruning.rules import check_loss
+    from slimpipe.pruning.sensitivity import parse_ratios
+
+    params = {key[2:]: value for key, value in vars(args).items() if key.startswith("p_")}
+    if params.get("pruned_flops"):
+        if not 0.0 < params["pruned_flops"] < 1.0:
+            from slimpipe.errors import fail
+
+            raise fail(f"pruned_flops {params['pruned_flops']} is outside (0, 1)")
+    else:
+        check_loss(params["eval_metric_loss"])
+    parse_ratios(params["ratios"])
+    return params

@@ -1,0 +1,23 @@
+from slimpipe.cli import pipeline_params
+
+HELP = "run the whole pipeline on this machine through Kubeflow Pipelines' local runner"
+
+
+def add_arguments(cmd):
+    pipeline_params.add_arguments(cmd)
+    cmd.add_argument("--root", default="runs", help="local pipeline root for every artifact (default runs/)")
+    cmd.add_argument("--out", default="runs/latest", help="folder for the main results (default runs/latest)")
+
+
+def run(args):
+    from pathlib import Path
+
+    from slimpipe.kfp_pipeline import collect, run_local
+    from slimpipe.progress import log
+
+    run_dir = run_local(pipeline_params.from_args(args), args.root)
+    outputs = collect(run_dir, Path(args.out))
+    print(outputs["report.md"].read_text())
+    log("run", f"all artifacts: {run_dir}")
+    for name, path in outputs.items():
+        log("run", f"{name:<28} {path}")

@@ -1,0 +1,55 @@
+"""The pipeline and its components run through Kubeflow Pipelines' local runner (kfp.local)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from slimpipe.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_PARAMS = ["--epochs", "1", "--prune-epochs", "1", "--input-size", "32", "--arch-options", "scale=0.25",
+               "--ratios", "0.3,0.6", "--benchmark-warmup", "1", "--benchmark-repeats", "3"]
+
+
+@pytest.fixture(scope="module")
+def local_run(tiny_dataset, tmp_path_factory):
+    root = tmp_path_factory.mktemp("kfp")
+    code = main(["run", "--dataset", str(tiny_dataset), "--gpu-benchmark", "--root", str(root / "runs"),
+                 "--out", str(root / "results"), *TINY_PARAMS])
+    assert code == 0
+    return root / "results"
+
+
+@pytest.mark.slow
+def test_local_run_collects_every_stage_output(local_run):
+    for name in ("model/model.json", "pruned/model.json", "sensitivities.json", "visualization/sensitivities.png",
+                 "benchmark_base_cpu.json", "benchmark_pruned_cpu.json", "report.md"):
+        assert (local_run / name).exists(), name
+    assert json.loads((local_run / "pruned/model.json").read_text())["pruning"]["ratios"] is not None
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_without_a_gpu_reports_not_measured_with_the_reason(local_run):
+    report = (local_run / "report.md").read_text()
+    assert "| MobileNetV2, GPU + TensorRT: not measured (GPU benchmark not possible: " in report
+    assert "no CUDA support" in report
+    gpu = json.loads((local_run / "benchmark_base_gpu.json").read_text())
+    assert gpu["measured"] is False and "latency_ms" not in gpu
+
+
+@pytest.mark.slow
+def test_a_different_pipeline_built_from_the_committed_component_files(tiny_dataset, tmp_path):
+    from kfp import components, dsl, local
+
+    ingest = components.load_component_from_file(str(ROOT / "components/ingest/component.yaml"))
+    train = components.load_component_from_file(str(ROOT / "components/train/component.yaml"))
+
+    @dsl.pipeline(name="train-only")
+    def train_only(dataset: str):
+        data = ingest(dataset_uri=dataset)
+        train(dataset=data.outputs["dataset"], epochs=1, input_size=32, arch_options="scale=0.25")
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
+    train_only(dataset=str(tiny_dataset))
+    (model_json,) = tmp_path.glob("train-only-*/train/model/model.json")
+    assert json.loads(model_json.read_text())["arch"] == "mobilenetv2"
