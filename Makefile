@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TASK   ?= classification
+IMAGE_REPO ?= ghcr.io/slimpipe
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 OUT    ?= demo-out
 
 .PHONY: install demo test bench compile images push clean
@@ -29,6 +31,14 @@ bench: install
 # Regenerate the committed compiled specs (tests fail when they are out of date).
 compile: install
 	$(BIN)/slimpipe compile --out pipelines/prune_pipeline.yaml --components
+
+images:
+	docker build -f images/cpu/Dockerfile -t $(IMAGE_REPO)/slimpipe-cpu:$(VERSION) .
+	docker build -f images/gpu/Dockerfile -t $(IMAGE_REPO)/slimpipe-gpu:$(VERSION) .
+
+push: images
+	docker push $(IMAGE_REPO)/slimpipe-cpu:$(VERSION)
+	docker push $(IMAGE_REPO)/slimpipe-gpu:$(VERSION)
 
 clean:
 	rm -rf $(VENV) $(OUT) bench/work

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_demo(out: Path) -> dict:
     """Run the demo exactly as `make demo` does, in a child process; wall time and peak memory."""
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)  # a fresh run each time: nothing cached from a previous bench
     cmd = [sys.executable, "-m", "slimpipe.demo", "--out", str(out)]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
@@ -54,9 +57,10 @@ def side_by_side(base_dir: Path, pruned_dir: Path, rounds: int = 5, repeats: int
 def classification(work: Path) -> list[str]:
     demo_out = work / "demo"
     demo = run_demo(demo_out)
-    base = json.loads((demo_out / "benchmark_base.json").read_text())
-    pruned = json.loads((demo_out / "benchmark_pruned.json").read_text())
-    lat = side_by_side(demo_out / "model", demo_out / "pruned")
+    results = demo_out / "results"
+    base = json.loads((results / "benchmark_base_cpu.json").read_text())
+    pruned = json.loads((results / "benchmark_pruned_cpu.json").read_text())
+    lat = side_by_side(results / "model", results / "pruned")
     drop = 100 * (base["metric_value"] - pruned["metric_value"])
     pruned_flops = 1 - pruned["flops"] / base["flops"]
     pruned_params = 1 - pruned["params"] / base["params"]
@@ -81,7 +85,7 @@ def classification(work: Path) -> list[str]:
     for name, value, target, met, cmd in rows:
         flag = "-" if met is None else ("yes" if met else "NO")
         lines.append(f"| {name} | {value} | {target} | {flag} | `{cmd}` |")
-    report = (demo_out / "report.md").read_text()
+    report = (results / "report.md").read_text()
     lines += ["", "The demo's own report (benchmarked by its benchmark stage, same run):", "", report]
     return lines
 

@@ -2,21 +2,49 @@
 
 Compile with `slimpipe compile --out pipelines/prune_pipeline.yaml`; run locally with `slimpipe run`.
 """
+import os
+
 from kfp import dsl, kubernetes
 
 from components.benchmark.component import benchmark, benchmark_gpu
 from components.ingest.component import ingest
 from components.prune_train.component import prune_train
+from components.publish.component import publish
 from components.report.component import report
 from components.sensitivity.component import sensitivity
 from components.train.component import train
 from components.visualize.component import visualize
 
 RETRY = {"num_retries": 3, "backoff_duration": "30s", "backoff_factor": 2.0, "backoff_max_duration": "900s"}
+# Object-store credentials: keys of Kubeflow's own artifact-store secret, mapped to the variables
+# slimpipe.storage reads. The endpoint is not secret; override it at compile time if yours differs.
+STORE_ENV = {"accesskey": "MINIO_ACCESS_KEY", "secretkey": "MINIO_SECRET_KEY"}
+STORE_ENDPOINT = os.environ.get("SLIMPIPE_MINIO_ENDPOINT", "minio-service.kubeflow:9000")
 
 
 def _resources(task: dsl.PipelineTask, cpu: str, memory: str) -> dsl.PipelineTask:
     return task.set_cpu_request(cpu).set_memory_request(memory).set_memory_limit(memory)
+
+
+def _store_access(task: dsl.PipelineTask, secret: str) -> dsl.PipelineTask:
+    """Give a step the object-store credentials from a Kubernetes secret (ignored by the local runner,
+    where the environment already holds them)."""
+    kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env=STORE_ENV, optional=True)
+    return task.set_env_variable("SLIMPIPE_DEFAULT_MINIO_ENDPOINT", STORE_ENDPOINT)
+
+
+def _finish(outputs: dict, publish_to: str, max_drop_points: float, secret: str, gpu: dict | None = None) -> None:
+    """Report, then publish when a destination is given."""
+    summary = report(base=outputs["base"], pruned=outputs["pruned"],
+                     **({"gpu_base": gpu["base"], "gpu_pruned": gpu["pruned"]} if gpu else {}))
+    _resources(summary, "500m", "1Gi")
+    with dsl.If(publish_to != "", name="publish-requested"):
+        up = publish(publish_to=publish_to, run_id=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+                     pruned_model=outputs["pruned_model"], sensitivities=outputs["sensitivities"],
+                     plots=outputs["plots"], base_result=outputs["base"], pruned_result=outputs["pruned"],
+                     report=summary.outputs["report"], max_drop_points=max_drop_points)
+        up.set_retry(**RETRY).set_caching_options(False)
+        _resources(_store_access(up, secret), "1", "1Gi")
 
 
 @dsl.pipeline(name="slimpipe-prune", description="Sensitivity-based channel pruning of a PaddlePaddle model")
@@ -40,21 +68,26 @@ def prune_pipeline(
     gpu_precision: str = "fp32",
     gpu_node_selector: dict = {"nvidia.com/gpu.present": "true"},
     gpu_tolerations: list = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    publish_to: str = "",
+    max_drop_points: float = 1.0,
+    sensitivity_checkpoint: str = "",
+    object_store_secret: str = "mlpipeline-minio-artifact",
 ):
-    """`pruned_flops` > 0 replaces `eval_metric_loss`; `align` 0 keeps PaddleSlim's widths."""
+    """`pruned_flops` > 0 replaces `eval_metric_loss`; `align` 0 keeps PaddleSlim's widths; an empty
+    `publish_to` skips publishing; an empty `sensitivity_checkpoint` keeps the checkpoint in the pod."""
     data = ingest(dataset_uri=dataset, task=task).set_display_name("ingest")
     data.set_caching_options(False)  # always re-read the source: new data at the same location retrains
     data.set_retry(**RETRY)
-    _resources(data, "1", "2Gi")
+    _resources(_store_access(data, object_store_secret), "1", "2Gi")
 
     trained = train(dataset=data.outputs["dataset"], task=task, arch=arch, arch_options=arch_options,
                     input_size=input_size, epochs=epochs)
     _resources(trained, "2", "4Gi")
 
     sens = sensitivity(model=trained.outputs["model"], dataset=data.outputs["dataset"], criterion=criterion,
-                       ratios=ratios)
+                       ratios=ratios, checkpoint=sensitivity_checkpoint)
     sens.set_retry(**RETRY)  # resumable: a retried pod continues from its checkpoint
-    _resources(sens, "2", "4Gi")
+    _resources(_store_access(sens, object_store_secret), "2", "4Gi")
 
     vis = visualize(model=trained.outputs["model"], sensitivities=sens.outputs["sensitivities"])
     _resources(vis, "1", "2Gi")
@@ -72,18 +105,20 @@ def prune_pipeline(
         _resources(bench, "2", "2Gi")
         benches[name] = bench
 
-    cpu_results = {"base": benches["base"].outputs["result"], "pruned": benches["pruned"].outputs["result"]}
+    outputs = {"base": benches["base"].outputs["result"], "pruned": benches["pruned"].outputs["result"],
+               "pruned_model": pruned.outputs["pruned_model"], "sensitivities": sens.outputs["sensitivities"],
+               "plots": vis.outputs["plots"]}
     with dsl.If(gpu_benchmark == True, name="gpu-benchmark"):  # noqa: E712  (a pipeline expression)
         gpu = {}
         for name, model in (("base", trained.outputs["model"]), ("pruned", pruned.outputs["pruned_model"])):
             bench = benchmark_gpu(model=model, dataset=data.outputs["dataset"], device="gpu", trt=True,
-                              precision=gpu_precision, warmup=benchmark_warmup, repeats=benchmark_repeats)
+                                  precision=gpu_precision, warmup=benchmark_warmup, repeats=benchmark_repeats)
             bench.set_display_name(f"benchmark-{name}-gpu-trt")
             bench.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
             kubernetes.add_node_selector_json(bench, gpu_node_selector)
             kubernetes.add_toleration_json(bench, gpu_tolerations)
             _resources(bench, "2", "8Gi")
             gpu[name] = bench.outputs["result"]
-        _resources(report(**cpu_results, gpu_base=gpu["base"], gpu_pruned=gpu["pruned"]), "500m", "1Gi")
+        _finish(outputs, publish_to, max_drop_points, object_store_secret, gpu)
     with dsl.Else(name="cpu-only"):
-        _resources(report(**cpu_results), "500m", "1Gi")
+        _finish(outputs, publish_to, max_drop_points, object_store_secret)

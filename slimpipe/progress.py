@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -14,14 +15,17 @@ class Progress:
         self.stream = stream or sys.stderr
         self.done = 0
         self.start = time.perf_counter()
-        self._last = -every
+        self._last = 0.0
+        self._lock = threading.Lock()
 
     def update(self, n: int = 1, extra: str = "") -> None:
-        self.done += n
-        now = time.perf_counter() - self.start
-        if now - self._last >= self.every or self.done >= self.total:
-            self._last = now
-            self._print(now, extra)
+        """Count `n` more done; print when `every` seconds passed since the last line, and at the end."""
+        with self._lock:
+            self.done += n
+            now = time.perf_counter() - self.start
+            if now - self._last >= self.every or self.done >= self.total:
+                self._last = now
+                self._print(now, extra)
 
     def _print(self, elapsed: float, extra: str) -> None:
         pct = 100.0 * self.done / self.total if self.total else 100.0

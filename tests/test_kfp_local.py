@@ -13,15 +13,28 @@ TINY_PARAMS = ["--epochs", "1", "--prune-epochs", "1", "--input-size", "32", "--
 
 @pytest.fixture(scope="module")
 def local_run(tiny_dataset, tmp_path_factory):
+    """The whole pipeline with the dataset read from, and the results published to, an S3-protocol
+    server on 127.0.0.1; the GPU benchmark is requested on a machine without a GPU."""
+    from slimpipe import storage
+    from slimpipe.demo import upload_dataset
+    from slimpipe.local_s3 import embedded_s3
+
     root = tmp_path_factory.mktemp("kfp")
-    code = main(["run", "--dataset", str(tiny_dataset), "--gpu-benchmark", "--root", str(root / "runs"),
-                 "--out", str(root / "results"), *TINY_PARAMS])
-    assert code == 0
-    return root / "results"
+    with embedded_s3():
+        upload_dataset(tiny_dataset, "s3://pipeline-test/datasets/tiny")
+        code = main(["run", "--dataset", "s3://pipeline-test/datasets/tiny", "--gpu-benchmark",
+                     "--publish-to", "s3://pipeline-test/models/tiny", "--max-drop-points", "100",
+                     "--root", str(root / "runs"), "--out", str(root / "results"), *TINY_PARAMS])
+        assert code == 0
+        store = storage.ObjectStore.from_env()
+        pointer = json.loads(store.get_bytes("pipeline-test", "models/tiny/latest.json"))
+        published = {key: store.exists("pipeline-test", key) for key in pointer["objects"]}
+    return {"results": root / "results", "pointer": pointer, "published": published}
 
 
 @pytest.mark.slow
 def test_local_run_collects_every_stage_output(local_run):
+    local_run = local_run["results"]
     for name in ("model/model.json", "pruned/model.json", "sensitivities.json", "visualization/sensitivities.png",
                  "benchmark_base_cpu.json", "benchmark_pruned_cpu.json", "report.md"):
         assert (local_run / name).exists(), name
@@ -30,11 +43,22 @@ def test_local_run_collects_every_stage_output(local_run):
 
 @pytest.mark.slow
 def test_gpu_benchmark_without_a_gpu_reports_not_measured_with_the_reason(local_run):
+    local_run = local_run["results"]
     report = (local_run / "report.md").read_text()
     assert "| MobileNetV2, GPU + TensorRT: not measured (GPU benchmark not possible: " in report
     assert "no CUDA support" in report
     gpu = json.loads((local_run / "benchmark_base_gpu.json").read_text())
     assert gpu["measured"] is False and "latency_ms" not in gpu
+
+
+@pytest.mark.slow
+def test_local_run_publishes_every_object_then_the_pointer(local_run):
+    pointer = local_run["pointer"]
+    assert pointer["run_id"].startswith("slimpipe-prune-") and pointer["gate"]["passed"]
+    assert all(local_run["published"].values()) and len(local_run["published"]) > 5
+    names = {key.split("/", 3)[-1] for key in pointer["objects"]}
+    assert {"model/model.json", "model/inference/model.pdiparams", "sensitivities.json",
+            "visualization/sensitivities.png", "report.md", "benchmark_base.json"} <= names
 
 
 @pytest.mark.slow

@@ -8,13 +8,14 @@ from components._image import CPU_IMAGE
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def sensitivity(model: Input[Model], dataset: Input[Dataset], sensitivities: Output[Artifact],
                 criterion: str = "l1_norm", ratios: str = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
-                threads: int = 2):
-    """Evaluate every prunable layer at every ratio on the validation split."""
+                threads: int = 2, checkpoint: str = ""):
+    """Evaluate every prunable layer at every ratio on the validation split. With `checkpoint` (an
+    object-store URI or path), partial results are saved there, so a retried pod resumes."""
     from slimpipe.pruning.sensitivity import parse_ratios
     from slimpipe.stages.sensitivity import sensitivity as run
 
     data = run(model.path, dataset.path, sensitivities.path, criterion=criterion,
-               ratios=parse_ratios(ratios), threads=threads)
+               ratios=parse_ratios(ratios), threads=threads, checkpoint=checkpoint or None)
     sensitivities.metadata.update({"metric": data["metric"], "baseline": data["baseline"],
                                    "criterion": criterion, "evaluations": data["evaluations"],
                                    "layers": len(data["sensitivities"])})

@@ -27,6 +27,10 @@ HELP = {
     "gpu_precision": "TensorRT precision: fp32, fp16 or int8",
     "gpu_node_selector": "node selector of the GPU task, as JSON",
     "gpu_tolerations": "tolerations of the GPU task, as a JSON list",
+    "publish_to": "where to publish results: s3://bucket/name or a folder (empty = do not publish)",
+    "max_drop_points": "quality gate: largest metric drop, in points, that may move latest.json",
+    "sensitivity_checkpoint": "object-store URI or path for the sensitivity checkpoint (empty = none)",
+    "object_store_secret": "Kubernetes secret with the object-store keys accesskey/secretkey",
 }
 
 

@@ -10,6 +10,8 @@ def add_arguments(cmd):
     cmd.add_argument("--criterion", default="l1_norm", choices=CRITERIA, help="channel ranking (default l1_norm)")
     cmd.add_argument("--ratios", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", help="ratios to try per layer")
     cmd.add_argument("--threads", type=int, default=2, help="CPU threads for evaluation (default 2)")
+    cmd.add_argument("--checkpoint", default=None,
+                     help="object-store URI (s3://bucket/key.json) or path to checkpoint partial results to")
 
 
 def run(args):
@@ -17,4 +19,4 @@ def run(args):
     from slimpipe.stages.sensitivity import sensitivity
 
     sensitivity(args.model, args.dataset, args.out, criterion=args.criterion, ratios=parse_ratios(args.ratios),
-                threads=args.threads)
+                threads=args.threads, checkpoint=args.checkpoint)

@@ -73,8 +73,11 @@ def check_matches(data: dict[str, Any], path: Path, arch: str, fingerprint: str,
 
 
 def compute(out: Path, header: dict[str, Any], layers: list[str], ratios: list[float],
-            baseline: float, evaluate_pruned: Callable[[str, float], float]) -> dict[str, Any]:
-    """Fill in every missing (layer, ratio) pair of `out`, saving after each; returns the file's data."""
+            baseline: float, evaluate_pruned: Callable[[str, float], float],
+            on_save: Callable[[Path, bool], None] | None = None) -> dict[str, Any]:
+    """Fill in every missing (layer, ratio) pair of `out`, saving after each (and calling
+    `on_save(out, final)`, e.g. to checkpoint it elsewhere); returns the file's data."""
+    on_save = on_save or (lambda path, final: None)
     data = _start_or_resume(out, header, ratios, baseline)
     todo = [(layer, r) for layer in layers for r in ratios
             if ratio_key(r) not in data["sensitivities"].get(layer, {})]
@@ -91,9 +94,11 @@ def compute(out: Path, header: dict[str, Any], layers: list[str], ratios: list[f
         data["seconds_evaluating"] = spent
         data["seconds_per_evaluation"] = spent / data["evaluations"]
         atomic.write_json(out, data)
+        on_save(out, False)
         progress.update(extra=f"{layer} @ {ratio:.2f}: loss {loss:+.4f}")
     data["complete"] = True
     atomic.write_json(out, data)
+    on_save(out, True)
     return data
 
 

@@ -1,15 +1,16 @@
-"""Stage 0: bring a dataset into the pipeline (a local folder now; object stores through slimpipe.storage)
-and check its list files before any training time is spent."""
+"""Stage 0: bring a dataset (a local folder or an object-store prefix) into the pipeline and check its
+list files before any training time is spent."""
 from __future__ import annotations
 
 import hashlib
-
+import shutil
 from pathlib import Path
 from typing import Any
 
-from slimpipe import atomic
+from slimpipe import atomic, storage
 from slimpipe.data import listfile
-from slimpipe.progress import Progress, log
+from slimpipe.errors import SlimpipeError, fail
+from slimpipe.progress import log
 from slimpipe.stages.common import dataset_dir
 from slimpipe.tasks import get_task
 
@@ -28,33 +29,33 @@ def check_dataset(root: Path, task: str) -> dict[str, Any]:
     return {"classes": len(classes), "train_images": counts["train"], "val_images": counts["val"]}
 
 
-def digest_and_copy(src: Path, dst: Path) -> dict[str, Any]:
-    """Copy a folder, returning the number of files, bytes and a content digest (the data version)."""
-    files = sorted(p for p in src.rglob("*") if p.is_file())
-    digest = hashlib.sha256()
-    total = 0
-    progress = Progress("ingest", len(files), every=5.0)
+def data_version(root: Path) -> dict[str, Any]:
+    """Files, bytes and a content digest of a folder: the data version a run trained on."""
+    digest, total, files = hashlib.sha256(), 0, sorted(p for p in root.rglob("*") if p.is_file())
     for path in files:
-        rel = path.relative_to(src).as_posix()
         data = path.read_bytes()
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
-        target = dst / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
         total += len(data)
-        progress.update()
     return {"files": len(files), "bytes": total, "data_version": digest.hexdigest()[:16]}
 
 
 def ingest(source: str, out: str | Path, task: str = "classification") -> dict[str, Any]:
-    """Validate the dataset at `source` and copy it to `out`; returns a summary with its data version."""
-    root = dataset_dir(source)
-    summary = check_dataset(root, task)
+    """Copy or download the dataset at `source` to `out`, then validate it; nothing is left at `out`
+    when the dataset is bad."""
     with atomic.output_dir(out) as tmp:
-        summary |= digest_and_copy(root, tmp)
-    log("ingest", f"{summary['files']} files ({summary['bytes'] / 1e6:.1f} MB), data version "
+        if storage.is_remote(source):
+            storage.download_prefix(storage.ObjectStore.from_env(), storage.parse_uri(source), tmp / "data")
+        else:
+            shutil.copytree(dataset_dir(source), tmp / "data")
+        root = tmp / "data"
+        try:
+            summary = check_dataset(root, task)
+        except SlimpipeError as exc:  # name the source, not the scratch copy
+            raise fail(str(exc).replace(str(root), source.rstrip("/"))) from None
+        for item in root.iterdir():
+            item.rename(tmp / item.name)
+        root.rmdir()
+        summary |= data_version(tmp)
+    log("ingest", f"{source}: {summary['files']} files ({summary['bytes'] / 1e6:.1f} MB), data version "
                   f"{summary['data_version']}, {summary['train_images']} train / {summary['val_images']} val")
     return summary | {"source": source}
-
-
-

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from slimpipe import modeldir
+from slimpipe.checkpoint import Checkpoint
 from slimpipe.evaluation import evaluate
 from slimpipe.progress import log
 from slimpipe.pruning import sensitivity as sens
@@ -15,8 +16,13 @@ from slimpipe.tasks import get_task
 
 
 def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criterion: str = "l1_norm",
-                ratios: Sequence[float] = sens.DEFAULT_RATIOS, threads: int = 2) -> dict[str, Any]:
-    """Measure every prunable layer at every ratio; resumes from `out` if it holds a partial run."""
+                ratios: Sequence[float] = sens.DEFAULT_RATIOS, threads: int = 2,
+                checkpoint: str | None = None) -> dict[str, Any]:
+    """Measure every prunable layer at every ratio; resumes from `out` if it holds a partial run, or from
+    `checkpoint` (an object-store URI or a path) where `out` does not exist yet."""
+    keeper = Checkpoint(checkpoint) if checkpoint else None
+    if keeper:
+        keeper.restore(Path(out))
     net, info = modeldir.load(model)
     task = get_task(info.task)
     val = load_split_for(info, dataset, "val")
@@ -33,4 +39,5 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
 
     header = {"task": info.task, "arch": info.arch, "fingerprint": pruner.fingerprint(),
               "metric": task.metric_name, "criterion": criterion, "layers": pruner.channels}
-    return sens.compute(Path(out), header, pruner.layers, list(ratios), baseline, evaluate_pruned)
+    on_save = (lambda path, final: keeper.save(path, force=final)) if keeper else None
+    return sens.compute(Path(out), header, pruner.layers, list(ratios), baseline, evaluate_pruned, on_save)
