@@ -55,7 +55,7 @@ def prune_pipeline(
     arch_options: str = "scale=0.35",
     input_size: int = 64,
     epochs: int = 4,
-    prune_epochs: int = 2,
+    prune_epochs: int = 3,
     eval_metric_loss: float = 0.05,
     pruned_flops: float = 0.0,
     criterion: str = "l1_norm",
@@ -94,7 +94,7 @@ def prune_pipeline(
 
     pruned = prune_train(model=trained.outputs["model"], dataset=data.outputs["dataset"],
                          sensitivities=sens.outputs["sensitivities"], eval_metric_loss=eval_metric_loss,
-                         pruned_flops=pruned_flops, align=align, epochs=prune_epochs)
+                         pruned_flops=pruned_flops, align=align, epochs=prune_epochs, learning_rate=0.002)
     _resources(pruned, "2", "4Gi")
 
     benches = {}

@@ -3,7 +3,7 @@ the dataset read from and the results published to an object store.
 
 With MINIO_ENDPOINT (and credentials) set, that is your MinIO; otherwise an embedded S3-protocol server on
 127.0.0.1 runs for the length of the demo. The pipeline's defaults are sized to take a few minutes on
-2 CPU cores: MobileNetV2 at width 0.35 and 64x64 input, 4 epochs, 9 ratios per layer, 2 retraining epochs.
+2 CPU cores: MobileNetV2 at width 0.35 and 64x64 input, 4 epochs, 9 ratios per layer, 3 retraining epochs.
 """
 from __future__ import annotations
 

@@ -22,6 +22,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if the process that started it dies, so none is left behind."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def wait_for_port(port: int, proc: subprocess.Popen, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -41,7 +52,7 @@ def embedded_s3(extra_env: dict[str, str] | None = None) -> Iterator[str]:
     then stop it and restore the environment. Yields the endpoint (host:port)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            env=dict(os.environ, **(extra_env or {})),
+                            env=dict(os.environ, **(extra_env or {})), preexec_fn=_die_with_parent,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"127.0.0.1:{port}"
     env = {"MINIO_ENDPOINT": endpoint, "MINIO_SECURE": "false", **LOCAL_KEYS}

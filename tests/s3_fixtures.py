@@ -67,3 +67,58 @@ def authenticating_s3(monkeypatch):
         key = iam.create_access_key(UserName="slimpipe")["AccessKey"]
         yield {"endpoint": endpoint, "access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"]}
 
+
+
+class FlakyProxy:
+    """An HTTP proxy on 127.0.0.1 in front of an S3-protocol server that answers the first `failures`
+    requests with 503 SlowDown, then forwards every request: transient faults on a real connection."""
+
+    ERROR = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+             b"<Message>Please reduce your request rate.</Message><RequestId>1</RequestId></Error>")
+
+    def __init__(self, upstream: str, failures: int):
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.failures, self.seen, lock = failures, 0, threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _relay(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    proxy.seen += 1
+                    fail_now = proxy.seen <= proxy.failures
+                if fail_now:
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(proxy.ERROR)))
+                    self.end_headers()
+                    self.wfile.write(proxy.ERROR)
+                    return
+                conn = http.client.HTTPConnection(upstream, timeout=30)
+                conn.request(self.command, self.path, body=body, headers=dict(self.headers))
+                answer = conn.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -31,6 +31,9 @@ def test_every_component_yaml_is_up_to_date(tmp_path):
         committed = ROOT / "components" / fresh.relative_to(tmp_path)
         assert committed.is_file(), f"{committed} is not committed: run `make compile`"
         assert parsed(fresh) == parsed(committed), f"{committed} is out of date: run `make compile`"
+        readme = fresh.parent / "README.md"
+        assert readme.read_text() == (committed.parent / "README.md").read_text(), \
+            f"{committed.parent}/README.md is out of date: run `make compile`"
 
 
 def test_component_files_import_only_the_standard_library_and_kfp_at_top_level():

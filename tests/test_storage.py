@@ -104,6 +104,36 @@ def test_the_right_credentials_work_on_the_authenticating_server(authenticating_
     assert store.get_bytes("fine", "x") == b"1"
 
 
+def test_transient_server_errors_are_retried_with_backoff(s3, monkeypatch):
+    from tests.s3_fixtures import FlakyProxy
+
+    proxy = FlakyProxy(s3, failures=2)
+    try:
+        monkeypatch.setenv("MINIO_ENDPOINT", proxy.endpoint)
+        monkeypatch.setenv("SLIMPIPE_S3_ATTEMPTS", "3")
+        store = storage.ObjectStore.from_env()
+        store.ensure_bucket("flaky")  # the first two requests get 503 SlowDown
+        store.put_bytes("flaky", "k", b"payload")
+        assert store.get_bytes("flaky", "k") == b"payload"
+        assert proxy.seen >= 5
+    finally:
+        proxy.close()
+
+
+def test_transient_errors_beyond_the_bound_fail_clearly(s3, monkeypatch):
+    from tests.s3_fixtures import FlakyProxy
+
+    proxy = FlakyProxy(s3, failures=100)
+    try:
+        monkeypatch.setenv("MINIO_ENDPOINT", proxy.endpoint)
+        monkeypatch.setenv("SLIMPIPE_S3_ATTEMPTS", "3")
+        with pytest.raises(SlimpipeError, match=rf"object store at {proxy.endpoint} answered SlowDown"):
+            storage.ObjectStore.from_env().ensure_bucket("flaky")
+        assert proxy.seen == 3
+    finally:
+        proxy.close()
+
+
 def test_transient_errors_are_retried_with_backoff(monkeypatch):
     from minio.error import S3Error
 

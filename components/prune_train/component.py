@@ -9,7 +9,7 @@ from components._image import CPU_IMAGE
 def prune_train(model: Input[Model], dataset: Input[Dataset], sensitivities: Input[Artifact],
                 pruned_model: Output[Model], metrics: Output[Metrics], eval_metric_loss: float = 0.05,
                 pruned_flops: float = 0.0, align: int = 0, epochs: int = 5, batch_size: int = 16,
-                learning_rate: float = 0.001, seed: int = 0):
+                learning_rate: float = 0.002, seed: int = 0):
     """Give either eval_metric_loss or pruned_flops (the other 0); align 0 = no alignment."""
     from slimpipe.kfp_io import log_model
     from slimpipe.stages.prune_train import prune_train as run

@@ -12,7 +12,7 @@ def add_arguments(cmd):
     target.add_argument("--pruned-flops", type=float, help="fraction of FLOPs to remove, in (0, 1)")
     cmd.add_argument("--align", type=int, default=None, help="keep channel counts at multiples of K")
     cmd.add_argument("--out", required=True, help="pruned model directory to write")
-    options.add_train_settings(cmd, epochs=5, learning_rate=0.001)
+    options.add_train_settings(cmd, epochs=5, learning_rate=0.002)
 
 
 def run(args):

@@ -45,7 +45,7 @@ def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape
 
 def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Path, out: str | Path,
                 eval_metric_loss: float | None = None, pruned_flops: float | None = None, epochs: int = 5,
-                align: int | None = None, batch_size: int = 16, learning_rate: float = 0.001,
+                align: int | None = None, batch_size: int = 16, learning_rate: float = 0.002,
                 seed: int = 0) -> modeldir.ModelInfo:
     """Prune `model` by its sensitivities, retrain it on `dataset`, write the pruned model to `out`."""
     if (eval_metric_loss is None) == (pruned_flops is None):

@@ -28,6 +28,9 @@ def train(dataset: str | Path, out: str | Path, task: str = "classification", ar
     val_split = task_.load_split(root, "val", size, classes)
     log("train", f"{spec.name} on {len(train_split)} train / {len(val_split)} val images at {size[0]}x{size[1]}")
     options = resolve_options(spec, arch_options)
+    import paddle
+
+    paddle.seed(seed)  # the initial weights too: the same seed gives the same model
     model = build_model(spec.name, len(classes), options)
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
     best = fit(model, task_, train_split, val_split, settings, label="train")
