@@ -132,7 +132,7 @@ def collect(run_dir: Path, dest: Path) -> dict[str, Path]:
 
     places = {"model": ("train", "model"), "pruned": ("prune-train", "pruned_model"),
               "sensitivities.json": ("sensitivity", "sensitivities"), "visualization": ("visualize", "plots"),
-              "report.md": ("report", "report")}
+              "report.md": ("report", "report"), "report.html": ("report", "chart")}
     found = {name: find_outputs(run_dir, *where)[-1] for name, where in places.items()}
     for result in find_outputs(run_dir, "benchmark", "result"):
         data = json.loads(result.read_text())

@@ -23,6 +23,11 @@ class TrainSettings:
     seed: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
 
+    def record(self, dataset: Any) -> dict[str, Any]:
+        """What a model directory keeps about how it was trained."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
+                "seed": self.seed, "history": self.history, "dataset": str(dataset)}
+
 
 def fit(model, task: Task, train: Split, val: Split, settings: TrainSettings, label: str = "train") -> dict:
     """Train `model` in place; keep and restore the weights of the best validation epoch.

@@ -36,9 +36,10 @@ def local_run(tiny_dataset, tmp_path_factory):
 def test_local_run_collects_every_stage_output(local_run):
     local_run = local_run["results"]
     for name in ("model/model.json", "pruned/model.json", "sensitivities.json", "visualization/sensitivities.png",
-                 "benchmark_base_cpu.json", "benchmark_pruned_cpu.json", "report.md"):
+                 "benchmark_base_cpu.json", "benchmark_pruned_cpu.json", "report.md", "report.html"):
         assert (local_run / name).exists(), name
     assert json.loads((local_run / "pruned/model.json").read_text())["pruning"]["ratios"] is not None
+    assert "data:image/png;base64," in (local_run / "report.html").read_text()
 
 
 @pytest.mark.slow

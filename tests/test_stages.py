@@ -110,7 +110,9 @@ def test_report_is_the_source_documents_table(tiny_model, pruned_model, tiny_dat
         assert main(["benchmark", "--model", str(model), "--dataset", str(tiny_dataset), "--warmup", "1",
                      "--repeats", "3", "--out", str(paths[name])]) == 0
     out = tmp_path / "report.md"
-    assert main(["report", "--base", str(paths["base"]), "--pruned", str(paths["pruned"]), "--out", str(out)]) == 0
+    assert main(["report", "--base", str(paths["base"]), "--pruned", str(paths["pruned"]), "--out", str(out),
+                 "--chart", str(tmp_path / "report.png")]) == 0
+    assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
     text = out.read_text()
     assert "| Model | Parameter file size | Prediction speed | Accuracy |" in text
     assert "| MobileNetV2 (pruned by " in text and "Speed-up:" in text

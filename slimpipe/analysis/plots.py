@@ -60,3 +60,22 @@ def plot_layers(table: dict[str, dict[float, float]], metric: str, path: Path) -
         ax.legend(fontsize=5, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, path)
     plt.close(fig)
+
+
+def plot_comparison(rows: list[tuple[str, float, float, str]], title: str, path: Path) -> None:
+    """The before/after table as bars: one panel per figure (base vs pruned), values printed on the bars.
+    `rows` holds (figure name, base value, pruned value, unit)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.4))
+    for ax, (name, base, pruned, unit) in zip(axes, rows):
+        bars = ax.bar(["base", "pruned"], [base, pruned], color=["#8c8c8c", "#2e8b57"])
+        for bar, value in zip(bars, (base, pruned)):
+            ax.annotate(f"{value:.3g}{unit}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=9)
+        ax.set_title(name, fontsize=10)
+        ax.set_ylim(0, max(base, pruned) * 1.2 or 1)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

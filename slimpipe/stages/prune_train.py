@@ -83,8 +83,7 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
                  "pruned_params": 1.0 - after["params"] / before["params"],
                  "aligned_layers": aligned, "base_stats": before, "base_metrics": info.metrics,
                  "metric_before_retraining": untrained},
-        training={"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-                  "seed": seed, "history": settings.history, "dataset": str(dataset)})
+        training=settings.record(dataset))
     modeldir.save(out, net, pruned_info)
     log("prune-train", f"val {task.metric_name} {info.metrics.get(task.metric_name, float('nan')):.4f} -> "
                        f"{best[task.metric_name]:.4f}; pruned model written to {out}")

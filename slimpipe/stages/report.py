@@ -101,9 +101,23 @@ def gpu_rows(name: str, metric: str, base: dict[str, Any], pruned: dict[str, Any
     return rows
 
 
+def plot(base: dict[str, Any], pruned: dict[str, Any], path: str | Path) -> Path:
+    """report.png: parameter file size, CPU latency and the metric, before and after, as bars."""
+    from slimpipe.analysis.plots import plot_comparison
+
+    c = comparison(base, pruned)
+    name = ARCH_TITLES.get(base["arch"], base["arch"])
+    rows = [("parameter file (MB)", c["param_file_bytes_base"] / 1e6, c["param_file_bytes_pruned"] / 1e6, ""),
+            ("CPU latency (ms)", c["latency_ms_base"], c["latency_ms_pruned"], ""),
+            (METRIC_TITLES.get(c["metric"], c["metric"]), c["metric_base"], c["metric_pruned"], "")]
+    plot_comparison(rows, f"{name}: before and after pruning ({c['speedup']:.2f}x faster)", Path(path))
+    return Path(path)
+
+
 def report(base: str | Path, pruned: str | Path, out: str | Path, gpu_base: str | Path | None = None,
-           gpu_pruned: str | Path | None = None) -> str:
-    """Write the Markdown report to `out` and return it; GPU results add rows when given."""
+           gpu_pruned: str | Path | None = None, chart: str | Path | None = None) -> str:
+    """Write the Markdown report to `out` and return it; GPU results add rows when given; `chart` also
+    draws the comparison as a PNG."""
     base_data, pruned_data = read_benchmark(base), read_benchmark(pruned)
     extra = []
     if gpu_base and gpu_pruned:
@@ -111,5 +125,7 @@ def report(base: str | Path, pruned: str | Path, out: str | Path, gpu_base: str 
         extra = gpu_rows(name, base_data["metric"], read_benchmark(gpu_base, measured=False),
                          read_benchmark(gpu_pruned, measured=False))
     text = render(base_data, pruned_data, extra)
+    if chart:
+        plot(base_data, pruned_data, chart)
     atomic.write_text(out, text)
     return text

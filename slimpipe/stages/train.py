@@ -37,8 +37,7 @@ def train(dataset: str | Path, out: str | Path, task: str = "classification", ar
     info = modeldir.ModelInfo(
         task=task_.name, arch=spec.name, arch_options=options, classes=classes, input_size=list(size),
         metrics=best, stats=model_stats(model, [1, 3, *size]),
-        training={"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-                  "seed": seed, "history": settings.history, "dataset": str(dataset)})
+        training=settings.record(dataset))
     modeldir.save(out, model, info)
     log("train", f"best val {task_.metric_name} {best[task_.metric_name]:.4f} (epoch {best['epoch']}); "
                  f"model written to {out}")
