@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -97,7 +98,7 @@ def main() -> None:
     work = ROOT / "bench" / "work"
     lines = ["# Benchmark results", "",
              f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-             f"host: {platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, "
+             f"host: {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
              f"Python {platform.python_version()}.", ""]
     lines += classification(work)
     lines += ["## GPU (TensorRT)", "", "Not measured: no GPU on the machine that ran `make bench`.", ""]

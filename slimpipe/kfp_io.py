@@ -5,15 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 
-def parse_options(text: str) -> dict[str, str]:
-    """`scale=0.35,foo=1` -> dict; empty text -> {}."""
-    out = {}
-    for item in filter(None, (t.strip() for t in text.split(","))):
-        key, _, value = item.partition("=")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def log_model(model_artifact: Any, metrics: Any, info: Any) -> None:
     """Model metadata and Metrics: the validation metric, FLOPs, parameters, pruned shares."""
     from slimpipe.tasks import get_task

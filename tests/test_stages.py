@@ -116,3 +116,16 @@ def test_report_is_the_source_documents_table(tiny_model, pruned_model, tiny_dat
     text = out.read_text()
     assert "| Model | Parameter file size | Prediction speed | Accuracy |" in text
     assert "| MobileNetV2 (pruned by " in text and "Speed-up:" in text
+
+
+def test_malformed_architecture_options_are_refused(capsys, tiny_dataset, tmp_path):
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset", str(tiny_dataset), "--arch-options", "scale", "--out", str(tmp_path / "m")])
+    assert "architecture option 'scale': expected key=value" in capsys.readouterr().err
+
+
+def test_unknown_architecture_option_is_refused(capsys, tiny_dataset, tmp_path):
+    assert main(["train", "--dataset", str(tiny_dataset), "--arch-options", "depth=3", "--epochs", "1",
+                 "--out", str(tmp_path / "m")]) == 2
+    assert "has no option 'depth'" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

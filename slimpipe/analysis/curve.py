@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slimpipe.pruning.channels import ChannelPruner, model_stats, temporarily_pruned
+from slimpipe.pruning.channels import ChannelPruner, model_stats
 from slimpipe.pruning.rules import Sensitivities, ratios_by_loss
 
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
@@ -16,7 +16,7 @@ def pruning_curve(pruner: ChannelPruner, table: Sensitivities, input_shape: list
     points = []
     for threshold in thresholds:
         ratios = ratios_by_loss(table, threshold)
-        with temporarily_pruned(pruner, ratios):
+        with pruner.pruned(ratios):
             stats = model_stats(pruner.model, input_shape)
         points.append({
             "eval_metric_loss": threshold,

@@ -19,13 +19,13 @@ def size(text: str) -> tuple[int, int]:
 
 def key_values(text: str) -> dict[str, str]:
     """`scale=0.5,other=1` -> {"scale": "0.5", "other": "1"}."""
-    out = {}
-    for item in filter(None, text.split(",")):
-        if "=" not in item:
-            raise argparse.ArgumentTypeError(f"{item!r}: expected key=value")
-        key, value = item.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
+    from slimpipe.errors import SlimpipeError
+    from slimpipe.models.registry import parse_options
+
+    try:
+        return parse_options(text)
+    except SlimpipeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def on_off(text: str) -> bool:

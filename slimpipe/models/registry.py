@@ -56,6 +56,17 @@ def resolve_options(spec: ArchSpec, options: dict[str, Any] | None) -> dict[str,
     return merged
 
 
+def parse_options(text: str) -> dict[str, str]:
+    """`scale=0.35,other=1` -> {"scale": "0.35", "other": "1"}; empty text -> {}."""
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"architecture option {item!r}: expected key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def build_model(arch: str, num_classes: int, options: dict[str, Any] | None = None) -> Any:
     """A fresh paddle.nn.Layer for `arch` in eval mode."""
     spec = get_arch(arch)

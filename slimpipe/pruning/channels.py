@@ -90,14 +90,26 @@ class ChannelPruner:
             with _silenced():
                 plan.restore(self.model)
 
-    def prune(self, ratios: dict[str, float]) -> None:
-        """Remove channels for good (structural pruning), layer by layer."""
+    def prune(self, ratios: dict[str, float]):
+        """Remove channels (structural pruning); returns PaddleSlim's plan, which can restore them."""
         for layer, ratio in ratios.items():
             self.check_ratio(layer, ratio)
         by_param = {self.to_param[k]: float(v) for k, v in ratios.items() if v > 0}
-        if by_param:
-            with _silenced():
-                self._pruner.prune_vars(by_param, 0)
+        if not by_param:
+            return None
+        with _silenced():
+            return self._pruner.prune_vars(by_param, 0)
+
+    @contextlib.contextmanager
+    def pruned(self, ratios: dict[str, float]) -> Iterator[None]:
+        """Structurally pruned for the duration of the block (to count FLOPs and parameters), then restored."""
+        plan = self.prune(ratios)
+        try:
+            yield
+        finally:
+            if plan is not None:
+                with _silenced():
+                    plan.restore(self.model)
 
 
 def model_stats(model, input_shape: list[int]) -> dict[str, int]:
@@ -108,18 +120,3 @@ def model_stats(model, input_shape: list[int]) -> dict[str, int]:
     n_params = int(sum(int(np.prod(p.shape)) for p in model.parameters()))
     return {"flops": int(flops(model, input_shape)), "params": n_params}
 
-
-@contextlib.contextmanager
-def temporarily_pruned(pruner: ChannelPruner, ratios: dict[str, float]) -> Iterator[None]:
-    """Structurally prune for the duration of the block (to count FLOPs and parameters), then restore."""
-    for layer, ratio in ratios.items():
-        pruner.check_ratio(layer, ratio)
-    by_param = {pruner.to_param[k]: float(v) for k, v in ratios.items() if v > 0}
-    with _silenced():
-        plan = pruner._pruner.prune_vars(by_param, 0) if by_param else None
-    try:
-        yield
-    finally:
-        if plan is not None:
-            with _silenced():
-                plan.restore(pruner.model)

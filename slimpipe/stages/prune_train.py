@@ -10,7 +10,7 @@ from slimpipe.evaluation import dygraph_forward, evaluate
 from slimpipe.progress import log
 from slimpipe.pruning import rules
 from slimpipe.pruning import sensitivity as sens
-from slimpipe.pruning.channels import ChannelPruner, model_stats, temporarily_pruned
+from slimpipe.pruning.channels import ChannelPruner, model_stats
 from slimpipe.stages.common import load_split_for
 from slimpipe.tasks import get_task
 from slimpipe.training import TrainSettings, fit
@@ -31,7 +31,7 @@ def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape
     base = model_stats(pruner.model, input_shape)["flops"]
 
     def pruned_flops_of(ratios: dict[str, float]) -> float:
-        with temporarily_pruned(pruner, ratios):
+        with pruner.pruned(ratios):
             return 1.0 - model_stats(pruner.model, input_shape)["flops"] / base
 
     ratios, achieved, threshold = rules.ratios_for_flops(table, pruned_flops, pruned_flops_of, adjust)
