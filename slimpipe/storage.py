@@ -139,8 +139,16 @@ class ObjectStore:
             time.sleep(self.config.backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 
+    def bucket_exists(self, bucket: str) -> bool:
+        return self.call(f"check bucket {bucket}", lambda: self.client.bucket_exists(bucket_name=bucket))
+
+    def require_bucket(self, loc: Location) -> None:
+        """Refuse a location whose bucket is missing (rather than creating it on a typo)."""
+        if not self.bucket_exists(loc.bucket):
+            raise fail(f"{loc.uri()}: bucket {loc.bucket!r} does not exist at {self.config.endpoint}")
+
     def ensure_bucket(self, bucket: str) -> None:
-        if not self.call(f"check bucket {bucket}", lambda: self.client.bucket_exists(bucket_name=bucket)):
+        if not self.bucket_exists(bucket):
             self.call(f"create bucket {bucket}", lambda: self.client.make_bucket(bucket_name=bucket))
 
     def list(self, loc: Location) -> list[tuple[str, int]]:
@@ -209,8 +217,7 @@ class ObjectStore:
 
 def download_prefix(store: ObjectStore, loc: Location, dest: Path, workers: int = 8) -> dict[str, int]:
     """Download every object under `loc` into `dest` (parallel, size-checked); written aside, then moved."""
-    if not store.call(f"check bucket {loc.bucket}", lambda: store.client.bucket_exists(bucket_name=loc.bucket)):
-        raise fail(f"{loc.uri()}: bucket {loc.bucket!r} does not exist at {store.config.endpoint}")
+    store.require_bucket(loc)
     objects = store.list(loc)
     if not objects:
         raise fail(f"{loc.uri()}: no objects under this prefix at {store.config.endpoint}")

@@ -54,9 +54,7 @@ class _RemoteWriter:
     def __init__(self, dest: str):
         self.loc = storage.parse_uri(dest)
         self.store = storage.ObjectStore.from_env()
-        if not self.store.call(f"check bucket {self.loc.bucket}",
-                               lambda: self.store.client.bucket_exists(bucket_name=self.loc.bucket)):
-            raise fail(f"{dest}: bucket {self.loc.bucket!r} does not exist at {self.store.config.endpoint}")
+        self.store.require_bucket(self.loc)
 
     def put(self, src: Path, name: str) -> list[str]:
         loc = storage.Location(self.loc.bucket, self.loc.key(name))
