@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-TASK   ?= classification
 IMAGE_REPO ?= ghcr.io/slimpipe
 VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 OUT    ?= demo-out
@@ -20,7 +19,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/python -m slimpipe.demo --task $(TASK) --out $(OUT)
+	$(BIN)/python -m slimpipe.demo --out $(OUT)
 
 test: install
 	$(BIN)/python -m pytest -q -x --durations=10

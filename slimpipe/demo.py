@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     from slimpipe.local_s3 import object_store
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--task", default="classification")
+    parser.add_argument("--task", default="classification", choices=("classification",),
+                        help="the bundled demo covers classification; segmentation and detection come next")
     parser.add_argument("--out", default="demo-out", help="local folder for the run's files")
     parser.add_argument("--bucket", default="slimpipe-demo", help="bucket for the dataset and the results")
     args = parser.parse_args(argv)

@@ -28,7 +28,7 @@ def register(spec: ArchSpec) -> ArchSpec:
 
 
 def _load_builtin() -> None:
-    from slimpipe.models import mobilenetv2  # noqa: F401  (registers on import)
+    from slimpipe.models import mobilenetv2, unet  # noqa: F401  (register on import)
 
 
 def list_archs(task: str | None = None) -> list[ArchSpec]:

@@ -9,7 +9,7 @@ from slimpipe import atomic
 from slimpipe.errors import fail
 
 METRIC_TITLES = {"accuracy": "Accuracy", "miou": "mIoU", "map": "mAP"}
-ARCH_TITLES = {"mobilenetv2": "MobileNetV2"}
+ARCH_TITLES = {"mobilenetv2": "MobileNetV2", "unet": "UNet"}
 
 
 def read_benchmark(path: str | Path, measured: bool = True) -> dict[str, Any]:

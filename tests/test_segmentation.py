@@ -1,0 +1,92 @@
+"""Segmentation groundwork: the PaddleX segmentation format, mIoU, and UNet through the pruning stages."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from slimpipe.errors import SlimpipeError
+from slimpipe.tasks import Split, get_task
+
+TASK = get_task("segmentation")
+
+
+@pytest.fixture(scope="module")
+def fundus(tmp_path_factory):
+    from slimpipe.data.fundus import write_fundus_sample
+
+    root = tmp_path_factory.mktemp("fundus") / "data"
+    write_fundus_sample(root, n_train=12, n_val=4, size=64)
+    return root
+
+
+@pytest.fixture
+def fundus_copy(fundus, tmp_path):
+    import shutil
+
+    shutil.copytree(fundus, tmp_path / "data")
+    return tmp_path / "data"
+
+
+def load(root, split="train"):
+    return TASK.load_split(root, split, (32, 32), TASK.read_classes(root))
+
+
+def test_sample_loads_with_labels_of_known_classes(fundus):
+    split = load(fundus)
+    assert split.images.shape == (12, 32, 32, 3) and split.targets.shape == (12, 32, 32)
+    assert set(np.unique(split.targets)) <= {0, 1, 255} and (split.targets == 1).any()
+
+
+def test_missing_label_png(fundus_copy):
+    (fundus_copy / "annotations/0000.png").unlink()
+    with pytest.raises(SlimpipeError, match=r"train_list.txt:1: file not found: annotations/0000.png"):
+        load(fundus_copy)
+
+
+def test_label_of_the_wrong_size(fundus_copy):
+    Image.new("L", (10, 10)).save(fundus_copy / "annotations/0000.png")
+    with pytest.raises(SlimpipeError, match=r"train_list.txt:1: label annotations/0000.png is 10x10, its image is 64x64"):
+        load(fundus_copy)
+
+
+def test_class_index_out_of_range(fundus_copy):
+    Image.fromarray(np.full((64, 64), 7, np.uint8), mode="L").save(fundus_copy / "annotations/0000.png")
+    with pytest.raises(SlimpipeError, match=r"train_list.txt:1: label annotations/0000.png holds class index 7"):
+        load(fundus_copy)
+
+
+def test_miou_on_hand_made_outputs_ignores_255():
+    truth = np.array([[[0, 0, 1, 255]]])
+    logits = np.zeros((1, 2, 1, 4), np.float32)
+    logits[0, 1, 0, 1:] = 1.0  # predicts 0, 1, 1, 1
+    scores = TASK.score([logits], Split(np.zeros((1, 1, 4, 3), np.uint8), truth))
+    # class 0: inter 1, union 2; class 1: inter 1, union 2
+    assert scores["class_iou"] == [pytest.approx(0.5), pytest.approx(0.5)]
+    assert scores["miou"] == pytest.approx(0.5) and scores["pixel_accuracy"] == pytest.approx(2 / 3)
+
+
+def test_unet_masked_evaluation_matches_structural_pruning():
+    from slimpipe.evaluation import dygraph_forward
+    from slimpipe.models import build_model
+    from slimpipe.pruning.channels import ChannelPruner
+    from slimpipe.pruning.masked_eval import MaskedEvaluator
+
+    model = build_model("unet", 2, {"width": 4})
+    shape = [1, 3, 32, 32]
+    pruner = ChannelPruner(model, shape)
+    layer = pruner.layers[1]
+    x = np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32)
+    with pruner.masked(layer, 0.5) as changed:
+        masked = MaskedEvaluator(model, shape).predictor(changed)([x])
+    pruner.prune({layer: 0.5})
+    assert masked == pytest.approx(dygraph_forward(model)([x]), abs=1e-4)
+
+
+def test_unet_trains_and_its_sensitivity_is_measured_in_miou(fundus, tmp_path):
+    from slimpipe.stages.sensitivity import sensitivity
+    from slimpipe.stages.train import train
+
+    info = train(fundus, tmp_path / "m", task="segmentation", arch="unet", epochs=1, input_size=(32, 32),
+                 arch_options={"width": 4})
+    assert 0.0 <= info.metrics["miou"] <= 1.0 and len(info.metrics["class_iou"]) >= 1
+    data = sensitivity(tmp_path / "m", fundus, tmp_path / "s.json", ratios=[0.5])
+    assert data["metric"] == "miou" and data["complete"] and len(data["sensitivities"]) >= 5
