@@ -90,3 +90,22 @@ def test_unet_trains_and_its_sensitivity_is_measured_in_miou(fundus, tmp_path):
     assert 0.0 <= info.metrics["miou"] <= 1.0 and len(info.metrics["class_iou"]) >= 1
     data = sensitivity(tmp_path / "m", fundus, tmp_path / "s.json", ratios=[0.5])
     assert data["metric"] == "miou" and data["complete"] and len(data["sensitivities"]) >= 5
+
+
+def test_layers_paddleslim_cannot_prune_consistently_are_left_out():
+    """Structural pruning of every verified UNet layer gives a model that runs; the bottleneck, whose
+    output reaches a concat through upsampling, is the case PaddleSlim gets wrong, and is left out."""
+    import paddle
+
+    from slimpipe.models import build_model
+    from slimpipe.pruning.channels import ChannelPruner
+
+    model = build_model("unet", 2, {"width": 4})
+    shape = [1, 3, 32, 32]
+    pruner = ChannelPruner(model, shape)
+    verified = pruner.verified_layers(shape)
+    assert "inc.3.weight" in verified  # a skip connection into a concat: pruned through our concat worker
+    assert "down.3.3.weight" in pruner.layers and "down.3.3.weight" not in verified
+    for layer in verified:
+        with pruner.pruned({layer: 0.5}):
+            assert list(model(paddle.zeros(shape)).shape) == [1, 2, 32, 32]

@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from slimpipe.errors import fail
+from slimpipe.pruning.workers import register_concat_worker
 
 CRITERIA = ("l1_norm", "fpgm")
 
@@ -38,6 +39,7 @@ class ChannelPruner:
         if criterion not in CRITERIA:
             raise fail(f"unknown criterion {criterion!r}; expected one of {', '.join(CRITERIA)}")
         pruner_cls = L1NormFilterPruner if criterion == "l1_norm" else FPGMFilterPruner
+        register_concat_worker()
         _quiet_paddleslim()
         self.model = model
         self.criterion = criterion
@@ -59,6 +61,27 @@ class ChannelPruner:
     def layers(self) -> list[str]:
         """Prunable layers (masters of PaddleSlim's coupled-channel groups), depthwise convs excluded."""
         return list(self.channels)
+
+    def verified_layers(self, input_shape: list[int]) -> list[str]:
+        """The layers whose structural pruning leaves a model that runs. PaddleSlim can miss a consumer
+        of a pruned channel (seen: a conv output reaching a concat through bilinear upsampling); zeroing
+        would still evaluate fine there, so such layers must be dropped before any sensitivity is measured."""
+        import paddle
+
+        from slimpipe.progress import log
+
+        x = paddle.zeros(input_shape)
+        good = []
+        for layer in self.layers:
+            try:
+                with self.pruned({layer: 0.5 if self.channels[layer] > 1 else 0.0}), paddle.no_grad():
+                    self.model.eval()
+                    self.model(x)
+                good.append(layer)
+            except (ValueError, RuntimeError, AssertionError) as exc:
+                log("pruning", f"layer {layer} skipped: PaddleSlim cannot prune it consistently "
+                               f"({str(exc).splitlines()[0][:120]})")
+        return good
 
     def fingerprint(self) -> str:
         """Identifies the architecture: the prunable layers and their widths."""

@@ -27,10 +27,11 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
     task = get_task(info.task)
     val = load_split_for(info, dataset, "val")
     pruner = ChannelPruner(net, info.input_shape(), criterion)
+    layers = pruner.verified_layers(info.input_shape())
     evaluator = MaskedEvaluator(net, info.input_shape(), threads=threads)
     baseline = float(evaluate(evaluator.predictor(), task, val)[task.metric_name])
     log("sensitivity", f"baseline {task.metric_name} {baseline:.4f} on {len(val)} val images "
-                       f"({len(pruner.layers)} prunable layers, criterion {criterion})")
+                       f"({len(layers)} prunable layers, criterion {criterion})")
 
     def evaluate_pruned(layer: str, ratio: float) -> float:
         with pruner.masked(layer, ratio) as changed:
@@ -38,6 +39,7 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
         return float(evaluate(predictor, task, val)[task.metric_name])
 
     header = {"task": info.task, "arch": info.arch, "fingerprint": pruner.fingerprint(),
-              "metric": task.metric_name, "criterion": criterion, "layers": pruner.channels}
+              "metric": task.metric_name, "criterion": criterion,
+              "layers": {layer: pruner.channels[layer] for layer in layers}}
     on_save = (lambda path, final: keeper.save(path, force=final)) if keeper else None
-    return sens.compute(Path(out), header, pruner.layers, list(ratios), baseline, evaluate_pruned, on_save)
+    return sens.compute(Path(out), header, layers, list(ratios), baseline, evaluate_pruned, on_save)
