@@ -109,3 +109,16 @@ def test_layers_paddleslim_cannot_prune_consistently_are_left_out():
     for layer in verified:
         with pruner.pruned({layer: 0.5}):
             assert list(model(paddle.zeros(shape)).shape) == [1, 2, 32, 32]
+
+
+@pytest.mark.slow
+def test_the_whole_pipeline_runs_locally_for_segmentation(fundus, tmp_path):
+    from slimpipe.cli import main
+
+    code = main(["run", "--dataset", str(fundus), "--task", "segmentation", "--arch", "unet",
+                 "--arch-options", "width=4", "--input-size", "32", "--epochs", "1", "--prune-epochs", "1",
+                 "--ratios", "0.3,0.6", "--benchmark-warmup", "1", "--benchmark-repeats", "3",
+                 "--root", str(tmp_path / "runs"), "--out", str(tmp_path / "results")])
+    assert code == 0
+    report = (tmp_path / "results/report.md").read_text()
+    assert "| Model | Parameter file size | Prediction speed | mIoU |" in report and "| UNet (pruned by" in report
