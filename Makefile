@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/python -m slimpipe.demo --out $(OUT)
 
 test: install
-	$(BIN)/python -m pytest -q -x --durations=10
+	$(BIN)/python -m pytest -q -x -rs --durations=10
 
 bench: install
 	$(BIN)/python -m bench.run --out bench/results.md

@@ -34,6 +34,11 @@ def make_config(model: Path | bytes, params: Path | bytes, settings: PredictorSe
         config.set_model_buffer(model, len(model), params, len(params))
     else:
         config = pi.Config(str(model), str(params))
+    return apply_settings(config, settings)
+
+
+def apply_settings(config, settings: PredictorSettings):
+    """Set `settings` on a paddle.inference.Config (or anything with its methods); returns it."""
     if settings.device == "cpu":
         config.disable_gpu()
         config.set_cpu_math_library_num_threads(settings.threads)
