@@ -237,9 +237,14 @@ def download_prefix(store: ObjectStore, loc: Location, dest: Path, workers: int 
     return {"objects": len(objects), "bytes": total}
 
 
+def files_under(path: Path) -> list[Path]:
+    """`path` itself when it is a file, else every file below it, sorted."""
+    return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+
+
 def upload_tree(store: ObjectStore, src: Path, loc: Location, workers: int = 8) -> list[str]:
     """Upload a file or every file under a folder to `loc`; returns the keys written."""
-    files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
+    files = files_under(src)
     keys = [loc.key(src.name) if src.is_file() else loc.key(p.relative_to(src).as_posix()) for p in files]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda kp: store.put_file(loc.bucket, kp[0], kp[1]), zip(keys, files)))

@@ -61,3 +61,11 @@ def test_flops_target_bisects_the_threshold():
 def test_flops_target_outside_unit_interval_is_refused():
     with pytest.raises(SlimpipeError, match="pruned_flops"):
         rules.ratios_for_flops({"a": LOSSES}, 1.2, lambda r: 0.0)
+
+
+@pytest.mark.parametrize("loss,flops,message", [(None, None, "exactly one"), (0.05, 0.5, "exactly one"),
+                                                (None, 1.0, "pruned_flops 1.0 is outside"),
+                                                (0.0, None, "eval_metric_loss 0.0 is outside")])
+def test_pruning_target_is_exactly_one_value_in_range(loss, flops, message):
+    with pytest.raises(SlimpipeError, match=message):
+        rules.check_target(loss, flops)

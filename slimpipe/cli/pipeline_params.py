@@ -64,16 +64,11 @@ def add_arguments(cmd: argparse.ArgumentParser) -> None:
 
 def from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The pipeline arguments given on the command line, checked before anything is launched."""
-    from slimpipe.pruning.rules import check_loss
+    from slimpipe.pruning.rules import check_target
     from slimpipe.pruning.sensitivity import parse_ratios
 
     params = {key[2:]: value for key, value in vars(args).items() if key.startswith("p_")}
-    if params.get("pruned_flops"):
-        if not 0.0 < params["pruned_flops"] < 1.0:
-            from slimpipe.errors import fail
-
-            raise fail(f"pruned_flops {params['pruned_flops']} is outside (0, 1)")
-    else:
-        check_loss(params["eval_metric_loss"])
+    flops = params.get("pruned_flops") or None  # the pipeline's 0 means "use eval_metric_loss"
+    check_target(None if flops else params["eval_metric_loss"], flops)
     parse_ratios(params["ratios"])
     return params

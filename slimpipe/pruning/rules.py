@@ -35,6 +35,22 @@ def check_loss(threshold: float) -> float:
     return threshold
 
 
+def check_flops(target: float) -> float:
+    if not 0.0 < target < 1.0:
+        raise fail(f"pruned_flops {target} is outside (0, 1)")
+    return target
+
+
+def check_target(eval_metric_loss: float | None, pruned_flops: float | None) -> None:
+    """Exactly one pruning target, inside its range: checked before any work starts."""
+    if (eval_metric_loss is None) == (pruned_flops is None):
+        raise fail("give exactly one of --eval-metric-loss and --pruned-flops")
+    if eval_metric_loss is not None:
+        check_loss(eval_metric_loss)
+    else:
+        check_flops(pruned_flops)
+
+
 def align_ratios(ratios: dict[str, float], channels: dict[str, int], align: int | None) -> dict[str, float]:
     """Round each layer's kept channels to a multiple of `align` (at least `align`), as PaddleSlim's
     `_round_to`; GPUs and TensorRT run such widths faster."""
@@ -55,8 +71,7 @@ def ratios_for_flops(sensitivities: Sensitivities, target: float,
                      adjust: Callable[[dict[str, float]], dict[str, float]] = dict) -> tuple[dict[str, float], float, float]:
     """Bisect the loss threshold until the pruned FLOPs fraction matches `target` (PaddleSlim's
     `sensitive_prune`); stops when the FLOPs figure repeats. Returns (ratios, pruned fraction, threshold)."""
-    if not 0.0 < target < 1.0:
-        raise fail(f"pruned_flops {target} is outside (0, 1)")
+    check_flops(target)
     low, high, seen = 0.0, 1.0, set()
     best = ({}, 0.0, 0.0)
     for _ in range(60):

@@ -67,7 +67,8 @@ def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: s
     val = load_split_for(info, dataset, "val")
     settings = PredictorSettings(device=device, mkldnn=mkldnn, threads=threads, trt=trt, precision=precision,
                                  trt_cache=trt_cache)
-    predictor = Predictor(make_config(*modeldir.inference_paths(model), settings))
+    program, params = modeldir.inference_paths(model)
+    predictor = Predictor(make_config(program, params, settings))
     log("benchmark", f"{info.arch}{' (pruned)' if info.pruning else ''}: {device}, "
                      f"MKLDNN {'on' if mkldnn else 'off'}, {threads} thread(s), batch {batch_size}, "
                      f"{warmup} warm-up + {repeats} timed runs")
@@ -78,7 +79,7 @@ def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: s
         "pruning": _pruning_summary(info), "device": device, "mkldnn": mkldnn, "threads": threads,
         "trt": trt, "precision": precision if device == "gpu" else None, "measured": True,
         "batch_size": batch_size, "warmup": warmup, "repeats": repeats, "latency_ms": latency,
-        "param_file_bytes": modeldir.inference_paths(model)[1].stat().st_size,
+        "param_file_bytes": params.stat().st_size,
         "flops": info.stats["flops"], "params": info.stats["params"],
         "metric": task.metric_name, "metric_value": metrics[task.metric_name], "metrics": metrics,
         "val_images": len(val), "host": {"machine": platform.machine(), "processor": platform.processor()},

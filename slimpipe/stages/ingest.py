@@ -31,7 +31,7 @@ def check_dataset(root: Path, task: str) -> dict[str, Any]:
 
 def data_version(root: Path) -> dict[str, Any]:
     """Files, bytes and a content digest of a folder: the data version a run trained on."""
-    digest, total, files = hashlib.sha256(), 0, sorted(p for p in root.rglob("*") if p.is_file())
+    digest, total, files = hashlib.sha256(), 0, storage.files_under(root)
     for path in files:
         data = path.read_bytes()
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(data).digest())

@@ -18,21 +18,19 @@ from slimpipe.training import TrainSettings, fit
 
 def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape: list[int],
                   eval_metric_loss: float | None, pruned_flops: float | None,
-                  align: int | None) -> dict[str, float]:
-    """Per-layer ratios from a loss threshold, or the threshold that meets a FLOPs target."""
-    if (eval_metric_loss is None) == (pruned_flops is None):
-        raise fail("give exactly one of --eval-metric-loss and --pruned-flops")
+                  align: int | None, base_flops: int) -> dict[str, float]:
+    """Per-layer ratios from a loss threshold, or the threshold that meets a FLOPs target
+    (`rules.check_target` has been called)."""
 
     def adjust(ratios: dict[str, float]) -> dict[str, float]:
         return rules.align_ratios(ratios, pruner.channels, align)
 
     if eval_metric_loss is not None:
-        return adjust(rules.ratios_by_loss(table, rules.check_loss(eval_metric_loss)))
-    base = model_stats(pruner.model, input_shape)["flops"]
+        return adjust(rules.ratios_by_loss(table, eval_metric_loss))
 
     def pruned_flops_of(ratios: dict[str, float]) -> float:
         with pruner.pruned(ratios):
-            return 1.0 - model_stats(pruner.model, input_shape)["flops"] / base
+            return 1.0 - model_stats(pruner.model, input_shape)["flops"] / base_flops
 
     ratios, achieved, threshold = rules.ratios_for_flops(table, pruned_flops, pruned_flops_of, adjust)
     log("prune-train", f"pruned_flops target {pruned_flops:.3f}: threshold {threshold:.4f} "
@@ -48,10 +46,7 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
                 align: int | None = None, batch_size: int = 16, learning_rate: float = 0.002,
                 seed: int = 0) -> modeldir.ModelInfo:
     """Prune `model` by its sensitivities, retrain it on `dataset`, write the pruned model to `out`."""
-    if (eval_metric_loss is None) == (pruned_flops is None):
-        raise fail("give exactly one of --eval-metric-loss and --pruned-flops")
-    if eval_metric_loss is not None:
-        rules.check_loss(eval_metric_loss)
+    rules.check_target(eval_metric_loss, pruned_flops)
     net, info = modeldir.load(model)
     if info.pruning:
         raise fail(f"{model}: this model is already pruned; prune the unpruned model instead")
@@ -65,7 +60,7 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
 
     shape = info.input_shape()
     before = model_stats(net, shape)
-    ratios = choose_ratios(pruner, data["table"], shape, eval_metric_loss, pruned_flops, align)
+    ratios = choose_ratios(pruner, data["table"], shape, eval_metric_loss, pruned_flops, align, before["flops"])
     pruner.prune(ratios)
     after = model_stats(net, shape)
     untrained = evaluate(dygraph_forward(net), task, val_split)[task.metric_name]

@@ -78,9 +78,7 @@ class _LocalWriter:
 
     def put(self, src: Path, name: str) -> list[str]:
         storage.copy_local(src, self.root / name)
-        target = self.root / name
-        files = [target] if target.is_file() else sorted(p for p in target.rglob("*") if p.is_file())
-        return [p.relative_to(self.root).as_posix() for p in files]
+        return [p.relative_to(self.root).as_posix() for p in storage.files_under(self.root / name)]
 
     def put_json(self, name: str, obj: Any) -> None:
         atomic.write_json(self.root / name, obj)
