@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 IMAGE_REPO ?= ghcr.io/slimpipe
 VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 OUT    ?= demo-out
+TASK   ?= classification
 
 .PHONY: install demo test bench compile images push clean
 
@@ -19,7 +20,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/python -m slimpipe.demo --out $(OUT)
+	$(BIN)/python -m slimpipe.demo --task $(TASK) --out $(OUT)
 
 test: install
 	$(BIN)/python -m pytest -q -x -rs --durations=10

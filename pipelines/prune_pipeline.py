@@ -51,16 +51,16 @@ def _finish(outputs: dict, publish_to: str, max_drop_points: float, secret: str,
 def prune_pipeline(
     dataset: str,
     task: str = "classification",
-    arch: str = "mobilenetv2",
-    arch_options: str = "scale=0.35",
-    input_size: int = 64,
+    arch: str = "",
+    arch_options: str = "",
+    input_size: int = 0,
     epochs: int = 4,
     prune_epochs: int = 3,
     eval_metric_loss: float = 0.05,
     pruned_flops: float = 0.0,
     criterion: str = "l1_norm",
     ratios: str = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
-    align: int = 0,
+    align: int = -1,
     benchmark_threads: int = 1,
     benchmark_warmup: int = 10,
     benchmark_repeats: int = 50,
@@ -73,7 +73,9 @@ def prune_pipeline(
     sensitivity_checkpoint: str = "",
     object_store_secret: str = "mlpipeline-minio-artifact",
 ):
-    """`pruned_flops` > 0 replaces `eval_metric_loss`; `align` 0 keeps PaddleSlim's widths; an empty
+    """Empty `arch` is the task's default (mobilenetv2, unet, yolov3_mobilenet_v1), empty `arch_options`
+    and `input_size` 0 the architecture's reference settings. `pruned_flops` > 0 replaces `eval_metric_loss`; `align` 0 keeps PaddleSlim's widths, -1 aligns to 8 when
+    `gpu_benchmark` is on; an empty
     `publish_to` skips publishing; an empty `sensitivity_checkpoint` keeps the checkpoint in the pod."""
     data = ingest(dataset_uri=dataset, task=task).set_display_name("ingest")
     data.set_caching_options(False)  # always re-read the source: new data at the same location retrains
@@ -94,7 +96,8 @@ def prune_pipeline(
 
     pruned = prune_train(model=trained.outputs["model"], dataset=data.outputs["dataset"],
                          sensitivities=sens.outputs["sensitivities"], eval_metric_loss=eval_metric_loss,
-                         pruned_flops=pruned_flops, align=align, epochs=prune_epochs, learning_rate=0.002)
+                         pruned_flops=pruned_flops, align=align, gpu_serving=gpu_benchmark,
+                         epochs=prune_epochs, learning_rate=0.002)
     _resources(pruned, "2", "4Gi")
 
     benches = {}

@@ -7,7 +7,7 @@ import numpy as np
 
 from slimpipe.tasks import Split, Task
 
-Forward = Callable[[list[np.ndarray]], np.ndarray]
+Forward = Callable[[list[np.ndarray]], Any]  # an array, or a tuple of arrays for several outputs
 
 
 def evaluate(forward: Forward, task: Task, split: Split, batch_size: int = 128) -> dict[str, Any]:
@@ -23,10 +23,10 @@ def dygraph_forward(model) -> Forward:
     """A no-grad eval-mode forward of a paddle.nn.Layer."""
     import paddle
 
-    def forward(feeds: list[np.ndarray]) -> np.ndarray:
+    def forward(feeds: list[np.ndarray]) -> np.ndarray | tuple[np.ndarray, ...]:
         model.eval()
         with paddle.no_grad():
             out = model(*[paddle.to_tensor(f) for f in feeds])
-        return out.numpy()
+        return tuple(o.numpy() for o in out) if isinstance(out, (tuple, list)) else out.numpy()
 
     return forward

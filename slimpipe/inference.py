@@ -23,6 +23,11 @@ class PredictorSettings:
     trt_workspace: int = 1 << 30
     trt_min_subgraph: int = 3
     trt_cache: str | None = None
+    # TensorRT dynamic shapes, either given per input name as (min, opt, max) shapes, or read from a shape
+    # range file that a tuning run wrote (`collect_shapes`); neither = the static shapes of the first run.
+    trt_dynamic_shapes: dict[str, tuple[list[int], list[int], list[int]]] | None = None
+    trt_tuned_shapes: str | None = None
+    collect_shapes: str | None = None  # write the shape range file while running (the tuning run)
 
 
 def make_config(model: Path | bytes, params: Path | bytes, settings: PredictorSettings):
@@ -51,6 +56,8 @@ def apply_settings(config, settings: PredictorSettings):
         config.enable_use_gpu(settings.gpu_memory_mb, settings.gpu_id)
         if settings.trt:
             _enable_tensorrt(config, settings)
+    if settings.collect_shapes:
+        config.collect_shape_range_info(settings.collect_shapes)
     config.switch_ir_optim(settings.ir_optim)
     if settings.memory_optim:
         config.enable_memory_optim()
@@ -72,6 +79,29 @@ def _enable_tensorrt(config, settings: PredictorSettings) -> None:
                                   use_static=settings.trt_cache is not None, use_calib_mode=False)
     if settings.trt_cache:
         config.set_optim_cache_dir(settings.trt_cache)
+    if settings.trt_dynamic_shapes:
+        shapes = settings.trt_dynamic_shapes
+        config.set_trt_dynamic_shape_info({k: v[0] for k, v in shapes.items()}, {k: v[2] for k, v in shapes.items()},
+                                          {k: v[1] for k, v in shapes.items()})
+    elif settings.trt_tuned_shapes:
+        config.enable_tuned_tensorrt_dynamic_shape(settings.trt_tuned_shapes, True)
+
+
+def parse_dynamic_shape(text: str) -> tuple[list[int], list[int], list[int]]:
+    """`1x3x64x64:4x3x64x64:8x3x64x64` -> (min, opt, max) shapes; errors name the offending text."""
+    from slimpipe.errors import fail
+
+    parts = text.split(":")
+    try:
+        shapes = [[int(d) for d in part.lower().split("x")] for part in parts]
+    except ValueError:
+        shapes = []
+    if len(parts) != 3 or not shapes or any(len(s) != len(shapes[0]) or min(s) < 1 for s in shapes):
+        raise fail(f"TensorRT dynamic shape {text!r}: expected min:opt:max, each like 1x3x224x224 with the same rank")
+    low, opt, high = shapes
+    if not all(a <= b <= c for a, b, c in zip(low, opt, high)):
+        raise fail(f"TensorRT dynamic shape {text!r}: need min <= opt <= max in every dimension")
+    return low, opt, high
 
 
 def gpu_unavailable_reason(trt: bool) -> str | None:
@@ -91,14 +121,15 @@ def gpu_unavailable_reason(trt: bool) -> str | None:
 
 
 class Predictor:
-    """A created predictor with a list-of-arrays in, first-output-array out interface."""
+    """A created predictor with a list-of-arrays in, array out interface (a tuple of arrays for models with
+    several outputs, such as a detector's boxes and boxes per image)."""
 
     def __init__(self, config):
         import paddle.inference as pi
 
         self._p = pi.create_predictor(config)
         self._inputs = [self._p.get_input_handle(n) for n in self._p.get_input_names()]
-        self._output = self._p.get_output_handle(self._p.get_output_names()[0])
+        self._outputs = [self._p.get_output_handle(n) for n in self._p.get_output_names()]
 
     def feed(self, arrays: list[np.ndarray]) -> None:
         for handle, array in zip(self._inputs, arrays):
@@ -108,10 +139,12 @@ class Predictor:
     def run(self) -> None:
         self._p.run()
 
-    def output(self) -> np.ndarray:
-        return self._output.copy_to_cpu()
+    def output(self) -> np.ndarray | tuple[np.ndarray, ...]:
+        if len(self._outputs) == 1:
+            return self._outputs[0].copy_to_cpu()
+        return tuple(o.copy_to_cpu() for o in self._outputs)
 
-    def __call__(self, arrays: list[np.ndarray]) -> np.ndarray:
+    def __call__(self, arrays: list[np.ndarray]) -> np.ndarray | tuple[np.ndarray, ...]:
         self.feed(arrays)
         self.run()
         return self.output()

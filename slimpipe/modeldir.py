@@ -15,6 +15,7 @@ import numpy as np
 
 from slimpipe import atomic
 from slimpipe.errors import fail
+from slimpipe.tasks import get_task
 
 FORMAT = "slimpipe.model/1"
 INFERENCE_PREFIX = "inference/model"
@@ -93,7 +94,8 @@ def save(out: str | Path, model, info: ModelInfo) -> Path:
     model.eval()
     with atomic.output_dir(out) as tmp:
         np.savez(tmp / "weights.npz", **{k: v.numpy() for k, v in model.state_dict().items()})
-        spec = [InputSpec([None, 3, *info.input_size], "float32", "image")]
+        shapes = get_task(info.task).input_shapes(info.input_size)
+        spec = [InputSpec([None, *shape], "float32", name) for name, shape in shapes.items()]
         paddle.jit.save(model, str(tmp / INFERENCE_PREFIX), input_spec=spec)
         info.stats["param_file_bytes"] = (tmp / f"{INFERENCE_PREFIX}.pdiparams").stat().st_size
         atomic.write_json(tmp / "model.json", asdict(info))

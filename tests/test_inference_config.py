@@ -84,6 +84,80 @@ def test_reason_no_tensorrt(monkeypatch):
     assert gpu_unavailable_reason(trt=False) is None
 
 
+def test_tensorrt_dynamic_shapes_are_given_as_min_max_opt():
+    shapes = {"image": ([1, 3, 64, 64], [2, 3, 64, 64], [4, 3, 64, 64])}
+    calls = settings_of(device="gpu", trt=True, trt_dynamic_shapes=shapes)
+    assert calls["set_trt_dynamic_shape_info"] == (({"image": [1, 3, 64, 64]}, {"image": [4, 3, 64, 64]},
+                                                    {"image": [2, 3, 64, 64]}), {})
+    assert "enable_tuned_tensorrt_dynamic_shape" not in calls
+
+
+def test_tensorrt_tuned_shapes_are_read_from_the_shape_file():
+    calls = settings_of(device="gpu", trt=True, trt_tuned_shapes="/tmp/shapes.pbtxt")
+    assert calls["enable_tuned_tensorrt_dynamic_shape"] == (("/tmp/shapes.pbtxt", True), {})
+    assert "set_trt_dynamic_shape_info" not in calls
+
+
+def test_the_tuning_run_collects_shapes_without_tensorrt():
+    calls = settings_of(device="gpu", collect_shapes="/tmp/shapes.pbtxt")
+    assert calls["collect_shape_range_info"] == (("/tmp/shapes.pbtxt",), {})
+    assert "enable_tensorrt_engine" not in calls
+
+
+def test_dynamic_shape_text_is_parsed_and_checked():
+    from slimpipe.errors import SlimpipeError
+    from slimpipe.inference import parse_dynamic_shape
+
+    assert parse_dynamic_shape("1x3x64x64:2x3x64x64:4x3x64x64") == ([1, 3, 64, 64], [2, 3, 64, 64], [4, 3, 64, 64])
+    for bad in ("1x3x64x64:4x3x64x64", "1x3x64:1x3x64x64:1x3x64x64", "4x3x64x64:1x3x64x64:8x3x64x64", "ax3:1:1"):
+        with pytest.raises(SlimpipeError, match="TensorRT dynamic shape"):
+            parse_dynamic_shape(bad)
+
+
+def test_dynamic_shape_must_cover_the_benchmarked_input(tiny_model):
+    from slimpipe import modeldir
+    from slimpipe.errors import SlimpipeError
+    from slimpipe.stages.benchmark import dynamic_shapes
+    from slimpipe.tasks import get_task
+
+    info = modeldir.read_info(tiny_model)
+    task = get_task(info.task)
+    ok = dynamic_shapes(task, info, "1x3x32x32:1x3x32x32:8x3x32x32", batch_size=4)
+    assert ok == {"image": ([1, 3, 32, 32], [1, 3, 32, 32], [8, 3, 32, 32])}
+    with pytest.raises(SlimpipeError, match="does not cover the benchmark's input 4x3x32x32"):
+        dynamic_shapes(task, info, "1x3x32x32:1x3x32x32:2x3x32x32", batch_size=4)
+
+
+def test_shape_tuning_writes_the_shape_range_file(tiny_model, tiny_dataset, tmp_path):
+    """The tuning pass is real Paddle Inference (run here on CPU: collection does not need TensorRT)."""
+    import numpy as np
+
+    from slimpipe import modeldir
+    from slimpipe.stages.benchmark import tune_shapes
+    from slimpipe.stages.common import load_split_for
+    from slimpipe.tasks import get_task
+
+    info = modeldir.read_info(tiny_model)
+    task, val = get_task(info.task), load_split_for(info, tiny_dataset, "val")
+    shape_file = tmp_path / "shapes.pbtxt"
+    tune_shapes(*modeldir.inference_paths(tiny_model), PredictorSettings(collect_shapes=str(shape_file)), task,
+                val, 16, task.feeds(val, np.arange(1)))
+    text = shape_file.read_text()
+    assert "image" in text and "min_shape: 1" in text and "max_shape: 16" in text
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--device", "gpu", "--trt-tune-shapes"], "need --trt"),
+    (["--device", "gpu", "--trt", "--batch-size", "4"], "needs --trt-dynamic-shape or --trt-tune-shapes"),
+])
+def test_tensorrt_shape_options_are_checked_before_any_work(capsys, tiny_model, tiny_dataset, tmp_path, flags, message):
+    from slimpipe.cli import main
+
+    assert main(["benchmark", "--model", str(tiny_model), "--dataset", str(tiny_dataset), *flags,
+                 "--out", str(tmp_path / "b.json")]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_gpu_benchmark_command_fails_with_the_reason_here(capsys, tiny_model, tiny_dataset, tmp_path):
     from slimpipe.cli import main
 

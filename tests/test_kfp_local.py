@@ -53,6 +53,15 @@ def test_gpu_benchmark_without_a_gpu_reports_not_measured_with_the_reason(local_
 
 
 @pytest.mark.slow
+def test_a_run_for_gpu_serving_aligns_widths_to_8_and_reports_how_many(local_run):
+    pruning = json.loads((local_run["results"] / "pruned/model.json").read_text())["pruning"]
+    assert pruning["align"] == 8 and pruning["aligned_layers"] == len(pruning["ratios"])
+    report = (local_run["results"] / "report.md").read_text()
+    assert "widths aligned to multiples of 8" in report
+    assert f"kept width is a multiple of 8 (GPU-friendly): {len(pruning['ratios'])} of {len(pruning['ratios'])}" in report
+
+
+@pytest.mark.slow
 def test_local_run_publishes_every_object_then_the_pointer(local_run):
     pointer = local_run["pointer"]
     assert pointer["run_id"].startswith("slimpipe-prune-") and pointer["gate"]["passed"]

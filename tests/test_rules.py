@@ -69,3 +69,9 @@ def test_flops_target_outside_unit_interval_is_refused():
 def test_pruning_target_is_exactly_one_value_in_range(loss, flops, message):
     with pytest.raises(SlimpipeError, match=message):
         rules.check_target(loss, flops)
+
+
+@pytest.mark.parametrize("align, gpu, expected", [(None, False, None), (None, True, 8), (-1, True, 8),
+                                                  (0, True, None), (16, False, 16), (4, True, 4)])
+def test_align_defaults_to_8_only_when_serving_on_gpu(align, gpu, expected):
+    assert rules.resolve_align(align, gpu_serving=gpu) == expected

@@ -1,4 +1,4 @@
-"""Segmentation groundwork: the PaddleX segmentation format, mIoU, and UNet through the pruning stages."""
+"""Segmentation: the PaddleX segmentation format, mIoU, and UNet and Fast-SCNN through the pruning stages."""
 import numpy as np
 import pytest
 from PIL import Image
@@ -76,7 +76,7 @@ def test_unet_masked_evaluation_matches_structural_pruning():
     layer = pruner.layers[1]
     x = np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32)
     with pruner.masked(layer, 0.5) as changed:
-        masked = MaskedEvaluator(model, shape).predictor(changed)([x])
+        masked = MaskedEvaluator(model, {"image": shape[1:]}).predictor(changed)([x])
     pruner.prune({layer: 0.5})
     assert masked == pytest.approx(dygraph_forward(model)([x]), abs=1e-4)
 
@@ -122,3 +122,44 @@ def test_the_whole_pipeline_runs_locally_for_segmentation(fundus, tmp_path):
     assert code == 0
     report = (tmp_path / "results/report.md").read_text()
     assert "| Model | Parameter file size | Prediction speed | mIoU |" in report and "| UNet (pruned by" in report
+
+
+def test_fast_scnn_prunes_its_verified_layers_and_exports(fundus, tmp_path):
+    """Fast-SCNN's depthwise convs and residual adds are pruned as groups; the pruned model runs and exports."""
+    import paddle
+
+    from slimpipe import modeldir
+    from slimpipe.stages.prune_train import prune_train
+    from slimpipe.stages.sensitivity import sensitivity
+    from slimpipe.stages.train import train
+
+    train(fundus, tmp_path / "m", task="segmentation", arch="fast_scnn", epochs=1, input_size=(64, 64),
+          arch_options={"scale": 0.25})
+    data = sensitivity(tmp_path / "m", fundus, tmp_path / "s.json", ratios=[0.5])
+    assert data["metric"] == "miou" and len(data["sensitivities"]) >= 10
+    assert not any(name.startswith("ppm.stages") for name in data["sensitivities"])  # interp -> concat
+    info = prune_train(tmp_path / "m", fundus, tmp_path / "s.json", tmp_path / "p", eval_metric_loss=0.5, epochs=1)
+    assert info.stats["params"] < modeldir.read_info(tmp_path / "m").stats["params"]
+    program = paddle.jit.load(str(tmp_path / "p/inference/model"))
+    assert list(program(paddle.zeros([1, 3, 64, 64])).shape) == [1, 2, 64, 64]
+
+
+def test_every_task_default_arch_and_demo_settings_name_an_arch_of_that_task():
+    from slimpipe.demo import DEMO_SETTINGS
+    from slimpipe.models import get_arch
+
+    for name, settings in DEMO_SETTINGS.items():
+        assert get_arch(get_task(name).default_arch, name).task == name
+        assert get_arch(settings.arch, name).task == name
+
+
+def test_report_lists_pixel_accuracy_and_iou_per_named_class():
+    from slimpipe.stages.report import secondary_metrics
+
+    def result(iou, acc):
+        return {"metric": "miou", "classes": ["background", "optic_disc"],
+                "metrics": {"miou": 0.9, "class_iou": iou, "pixel_accuracy": acc, "confusion_matrix": [[1, 0]]}}
+
+    lines = secondary_metrics(result([0.99, 0.91], 0.995), result([0.98, None], 0.990))
+    assert lines == ["- IoU per class: background 0.9900 -> 0.9800, optic_disc 0.9100 -> -",
+                     "- Pixel accuracy: 0.9950 -> 0.9900"]  # the confusion matrix stays in the JSON

@@ -20,7 +20,7 @@ def test_masked_predictor_matches_structural_pruning(tiny_model, tiny_dataset, l
     val = load_split_for(info, tiny_dataset, "val")
     task = get_task(info.task)
     pruner = ChannelPruner(net, info.input_shape())
-    evaluator = MaskedEvaluator(net, info.input_shape())
+    evaluator = MaskedEvaluator(net, {"image": info.input_shape()[1:]})
     layer = pruner.layers[layer_index]
     with pruner.masked(layer, ratio) as changed:
         predictor = evaluator.predictor(changed)

@@ -10,6 +10,11 @@ def add_arguments(cmd):
     cmd.add_argument("--trt", action="store_true", help="GPU: run through TensorRT")
     cmd.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"), help="TensorRT precision")
     cmd.add_argument("--trt-cache", default=None, help="TensorRT: folder for serialized engines (static cache)")
+    shapes = cmd.add_mutually_exclusive_group()
+    shapes.add_argument("--trt-dynamic-shape", default=None, metavar="MIN:OPT:MAX",
+                        help="TensorRT dynamic shape of the image input, e.g. 1x3x224x224:4x3x224x224:8x3x224x224")
+    shapes.add_argument("--trt-tune-shapes", action="store_true",
+                        help="TensorRT: record the input shapes in a first run over the val set, then build from them")
     cmd.add_argument("--mkldnn", type=options.on_off, default=False, help="on|off (default off, as the sources)")
     cmd.add_argument("--threads", type=int, default=1, help="CPU math threads (default 1)")
     cmd.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
@@ -23,4 +28,5 @@ def run(args):
 
     benchmark(args.model, args.dataset, args.out, device=args.device, mkldnn=args.mkldnn, threads=args.threads,
               warmup=args.warmup, repeats=args.repeats, batch_size=args.batch_size, trt=args.trt,
-              precision=args.precision, trt_cache=args.trt_cache)
+              precision=args.precision, trt_cache=args.trt_cache, trt_dynamic_shape=args.trt_dynamic_shape,
+              trt_tune_shapes=args.trt_tune_shapes)

@@ -12,6 +12,7 @@ def build_mobilenetv2(num_classes: int, scale: float = 1.0):
 
 register(ArchSpec(
     name="mobilenetv2",
+    title="MobileNetV2",
     task="classification",
     builder=build_mobilenetv2,
     input_size=(224, 224),

@@ -12,6 +12,7 @@ class ArchSpec:
     """How to build one architecture, for which task, with which tunable options."""
 
     name: str
+    title: str  # as the reports print it
     task: str
     builder: Callable[..., Any]
     input_size: tuple[int, int]
@@ -28,7 +29,7 @@ def register(spec: ArchSpec) -> ArchSpec:
 
 
 def _load_builtin() -> None:
-    from slimpipe.models import mobilenetv2, unet  # noqa: F401  (register on import)
+    from slimpipe.models import fast_scnn, mobilenetv2, unet, yolov3  # noqa: F401  (register on import)
 
 
 def list_archs(task: str | None = None) -> list[ArchSpec]:
@@ -46,14 +47,33 @@ def get_arch(name: str, task: str | None = None) -> ArchSpec:
     return spec
 
 
+def arch_title(name: str) -> str:
+    """The report title of an architecture (its name when it is not registered)."""
+    _load_builtin()
+    spec = _ARCHS.get(name)
+    return spec.title if spec else name
+
+
 def resolve_options(spec: ArchSpec, options: dict[str, Any] | None) -> dict[str, Any]:
     """Defaults overlaid with user options; unknown option names are refused."""
     merged = dict(spec.options)
     for key, value in (options or {}).items():
         if key not in spec.options:
             raise fail(f"architecture {spec.name!r} has no option {key!r}; options: {sorted(spec.options)}")
-        merged[key] = type(spec.options[key])(value)
+        merged[key] = _as_type_of(spec.options[key], value, f"{spec.name} option {key}")
     return merged
+
+
+def _as_type_of(default: Any, value: Any, what: str) -> Any:
+    """`value` converted to the type of `default`; booleans accept true/false, yes/no, 1/0."""
+    try:
+        if isinstance(default, bool) and isinstance(value, str):
+            if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                raise ValueError(value)
+            return value.lower() in ("true", "yes", "1")
+        return type(default)(value)
+    except ValueError:
+        raise fail(f"{what}: {value!r} is not a valid {type(default).__name__}") from None
 
 
 def parse_options(text: str) -> dict[str, str]:

@@ -40,6 +40,7 @@ class UNet(nn.Layer):
 
 register(ArchSpec(
     name="unet",
+    title="UNet",
     task="segmentation",
     builder=UNet,
     input_size=(96, 96),

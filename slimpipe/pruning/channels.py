@@ -50,10 +50,12 @@ class ChannelPruner:
         grouped = {p.name for layer in model.sublayers() if getattr(layer, "_groups", 1) > 1
                    for p in layer.parameters(include_sublayers=False)}
         shapes = {p.name: list(p.shape) for p in model.parameters()}
+        # A model may narrow the search, as PaddleDetection's configs prune only YOLOv3's neck by default.
+        scope = tuple(getattr(model, "prunable_prefixes", None) or ("",))
         self.channels: dict[str, int] = {}
         for collection in self._pruner.collections:
             master = collection.master_name
-            if master in grouped or master not in self.to_layer:
+            if master in grouped or master not in self.to_layer or not self.to_layer[master].startswith(scope):
                 continue
             self.channels[self.to_layer[master]] = shapes[master][0]
 

@@ -39,14 +39,15 @@ def index_params(buf: bytes, shapes: dict[str, tuple[int, ...]]) -> dict[str, tu
 class MaskedEvaluator:
     """Exports the model once; `predictor(changed)` returns a predictor with some tensors replaced."""
 
-    def __init__(self, model, input_shape: list[int], threads: int = 2):
+    def __init__(self, model, input_shapes: dict[str, list[int]], threads: int = 2):
+        """`input_shapes`: the exported inputs by name, shapes less the batch axis (Task.input_shapes)."""
         import paddle
         from paddle.static import InputSpec
 
         tensors = list(model.parameters()) + list(model.buffers())
         shapes = {t.name: tuple(t.shape) for t in tensors if t.persistable}
         with tempfile.TemporaryDirectory(prefix="slimpipe-masked-") as tmp:
-            spec = [InputSpec([None, *input_shape[1:]], "float32", "image")]
+            spec = [InputSpec([None, *shape], "float32", name) for name, shape in input_shapes.items()]
             paddle.jit.save(model, f"{tmp}/model", input_spec=spec)
             self._program = Path(f"{tmp}/model.pdmodel").read_bytes()
             self._params = Path(f"{tmp}/model.pdiparams").read_bytes()

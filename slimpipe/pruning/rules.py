@@ -51,6 +51,17 @@ def check_target(eval_metric_loss: float | None, pruned_flops: float | None) -> 
         check_flops(pruned_flops)
 
 
+GPU_ALIGN = 8  # channel multiple that GPU kernels and TensorRT run fastest (tensor cores)
+
+
+def resolve_align(align: int | None, gpu_serving: bool = False) -> int | None:
+    """The alignment to use: `align` when given (0 = none); unset (None or negative) = GPU_ALIGN when the
+    model will be served on GPU, none otherwise."""
+    if align is None or align < 0:
+        return GPU_ALIGN if gpu_serving else None
+    return align or None
+
+
 def align_ratios(ratios: dict[str, float], channels: dict[str, int], align: int | None) -> dict[str, float]:
     """Round each layer's kept channels to a multiple of `align` (at least `align`), as PaddleSlim's
     `_round_to`; GPUs and TensorRT run such widths faster."""

@@ -3,7 +3,9 @@ predictor. Only `predictor.run()` is timed, as in the source documents (no pre- 
 from __future__ import annotations
 
 import platform
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,8 @@ import numpy as np
 from slimpipe import atomic, modeldir
 from slimpipe.errors import SlimpipeError, fail
 from slimpipe.evaluation import evaluate
-from slimpipe.inference import Predictor, PredictorSettings, gpu_unavailable_reason, make_config
+from slimpipe.inference import (Predictor, PredictorSettings, gpu_unavailable_reason, make_config,
+                                parse_dynamic_shape)
 from slimpipe.progress import Progress, log
 from slimpipe.stages.common import load_split_for
 from slimpipe.tasks import get_task
@@ -52,12 +55,22 @@ def not_measured(model: str | Path, out: str | Path, device: str, trt: bool, rea
 def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: str = "cpu",
               mkldnn: bool = False, threads: int = 1, warmup: int = 10, repeats: int = 50,
               batch_size: int = 1, trt: bool = False, precision: str = "fp32",
-              trt_cache: str | None = None) -> dict[str, Any]:
-    """Benchmark one exported model; writes a JSON result to `out`."""
+              trt_cache: str | None = None, trt_dynamic_shape: str | None = None,
+              trt_tune_shapes: bool = False) -> dict[str, Any]:
+    """Benchmark one exported model; writes a JSON result to `out`. `trt_dynamic_shape` (min:opt:max of the
+    image input) or `trt_tune_shapes` (shapes recorded by a first run over the val set) make the TensorRT
+    engine accept varying shapes."""
     if device not in ("cpu", "gpu"):
         raise fail(f"device {device!r}: expected cpu or gpu")
     if trt and device != "gpu":
         raise fail("--trt needs --device gpu")
+    if (trt_dynamic_shape or trt_tune_shapes) and not trt:
+        raise fail("--trt-dynamic-shape and --trt-tune-shapes need --trt")
+    if trt_dynamic_shape and trt_tune_shapes:
+        raise fail("give either --trt-dynamic-shape or --trt-tune-shapes, not both")
+    if trt and batch_size > 1 and not (trt_dynamic_shape or trt_tune_shapes):
+        raise fail(f"--batch-size {batch_size} with --trt needs --trt-dynamic-shape or --trt-tune-shapes "
+                   "(a static engine is built for batch 1)")
     if device == "gpu":
         reason = gpu_unavailable_reason(trt)
         if reason:
@@ -68,12 +81,23 @@ def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: s
     settings = PredictorSettings(device=device, mkldnn=mkldnn, threads=threads, trt=trt, precision=precision,
                                  trt_cache=trt_cache)
     program, params = modeldir.inference_paths(model)
-    predictor = Predictor(make_config(program, params, settings))
+    if trt_dynamic_shape:
+        settings = replace(settings, trt_dynamic_shapes=dynamic_shapes(task, info, trt_dynamic_shape, batch_size))
+    # A TensorRT engine is built for the shapes it is given: evaluate at the timed batch size there.
+    eval_batch = batch_size if trt else 64
+    timed = task.feeds(val, np.arange(min(batch_size, len(val))))
     log("benchmark", f"{info.arch}{' (pruned)' if info.pruning else ''}: {device}, "
                      f"MKLDNN {'on' if mkldnn else 'off'}, {threads} thread(s), batch {batch_size}, "
                      f"{warmup} warm-up + {repeats} timed runs")
-    latency = time_runs(predictor, task.feeds(val, np.arange(min(batch_size, len(val)))), warmup, repeats)
-    metrics = evaluate(predictor, task, val, batch_size=64)
+    with tempfile.TemporaryDirectory() as tmp:
+        if trt_tune_shapes:
+            shape_file = str(Path(trt_cache or tmp) / "shape_range_info.pbtxt")
+            tune_shapes(program, params, replace(settings, trt=False, collect_shapes=shape_file), task, val,
+                        eval_batch, timed)
+            settings = replace(settings, trt_tuned_shapes=shape_file)
+        predictor = Predictor(make_config(program, params, settings))
+        latency = time_runs(predictor, timed, warmup, repeats)
+        metrics = evaluate(predictor, task, val, batch_size=eval_batch)
     result = {
         "model": str(model), "arch": info.arch, "task": info.task, "pruned": bool(info.pruning),
         "pruning": _pruning_summary(info), "device": device, "mkldnn": mkldnn, "threads": threads,
@@ -82,7 +106,8 @@ def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: s
         "param_file_bytes": params.stat().st_size,
         "flops": info.stats["flops"], "params": info.stats["params"],
         "metric": task.metric_name, "metric_value": metrics[task.metric_name], "metrics": metrics,
-        "val_images": len(val), "host": {"machine": platform.machine(), "processor": platform.processor()},
+        "classes": info.classes, "val_images": len(val), "trt_shapes": _shape_mode(trt_dynamic_shape, trt_tune_shapes),
+        "host": {"machine": platform.machine(), "processor": platform.processor()},
     }
     atomic.write_json(out, result)
     log("benchmark", f"latency {latency['mean']:.2f} ms (p50 {latency['p50']:.2f}, p90 {latency['p90']:.2f}); "
@@ -90,9 +115,36 @@ def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: s
     return result
 
 
+def dynamic_shapes(task, info: modeldir.ModelInfo, text: str, batch_size: int) -> dict[str, tuple]:
+    """(min, opt, max) per model input from the image's `min:opt:max`; other inputs follow its batch sizes.
+    Refuses a range that excludes the shape the benchmark feeds."""
+    low, opt, high = parse_dynamic_shape(text)
+    shapes = task.input_shapes(info.input_size)
+    fed = [batch_size, *shapes["image"]]
+    if len(low) != len(fed) or not all(a <= f <= c for a, f, c in zip(low, fed, high)):
+        raise fail(f"TensorRT dynamic shape {text!r} does not cover the benchmark's input {'x'.join(map(str, fed))}")
+    return {name: (low, opt, high) if name == "image" else tuple([b[0], *shape] for b in (low, opt, high))
+            for name, shape in shapes.items()}
+
+
+def tune_shapes(program: Path, params: Path, settings: PredictorSettings, task, val, batch: int,
+                timed: list[np.ndarray]) -> None:
+    """Paddle's shape tuning: with shape collection on, run the timed input and the val set in the batches
+    the benchmark will use, writing the shape range file the TensorRT engine is then built from."""
+    predictor = Predictor(make_config(program, params, settings))
+    predictor(timed)
+    for start in range(0, len(val), batch):
+        predictor(task.feeds(val, np.arange(start, min(start + batch, len(val)))))
+    log("benchmark", f"TensorRT shapes tuned over {len(val)} images: {settings.collect_shapes}")
+
+
+def _shape_mode(dynamic: str | None, tune: bool) -> str | None:
+    return f"dynamic {dynamic}" if dynamic else ("tuned" if tune else None)
+
+
 def _pruning_summary(info: modeldir.ModelInfo) -> dict[str, Any] | None:
     if not info.pruning:
         return None
     keys = ("criterion", "eval_metric_loss", "pruned_flops_target", "pruned_flops", "pruned_params",
-            "align", "aligned_layers")
+            "align", "aligned_layers", "aligned_to")
     return {k: info.pruning.get(k) for k in keys} | {"layers_pruned": len(info.pruning.get("ratios", {}))}

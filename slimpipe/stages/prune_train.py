@@ -44,9 +44,11 @@ def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape
 def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Path, out: str | Path,
                 eval_metric_loss: float | None = None, pruned_flops: float | None = None, epochs: int = 5,
                 align: int | None = None, batch_size: int = 16, learning_rate: float = 0.002,
-                seed: int = 0) -> modeldir.ModelInfo:
-    """Prune `model` by its sensitivities, retrain it on `dataset`, write the pruned model to `out`."""
+                seed: int = 0, gpu_serving: bool = False) -> modeldir.ModelInfo:
+    """Prune `model` by its sensitivities, retrain it on `dataset`, write the pruned model to `out`.
+    Unset `align` is 8 when `gpu_serving` (see rules.resolve_align)."""
     rules.check_target(eval_metric_loss, pruned_flops)
+    align = rules.resolve_align(align, gpu_serving)
     net, info = modeldir.load(model)
     if info.pruning:
         raise fail(f"{model}: this model is already pruned; prune the unpruned model instead")
@@ -69,14 +71,15 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
                        f"{task.metric_name} before retraining {untrained:.4f}")
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
     best = fit(net, task, train_split, val_split, settings, label="prune-train")
-    aligned = sum(1 for layer, r in ratios.items() if align and _kept(pruner, layer, r) % align == 0)
+    width = align or rules.GPU_ALIGN  # counted even when not enforced: it tells how GPU-friendly the widths are
+    aligned = sum(1 for layer, r in ratios.items() if _kept(pruner, layer, r) % width == 0)
     pruned_info = replace(
         info, metrics=best, stats=after,
         pruning={"criterion": data["criterion"], "ratios": ratios, "align": align,
                  "eval_metric_loss": eval_metric_loss, "pruned_flops_target": pruned_flops,
                  "pruned_flops": 1.0 - after["flops"] / before["flops"],
                  "pruned_params": 1.0 - after["params"] / before["params"],
-                 "aligned_layers": aligned, "base_stats": before, "base_metrics": info.metrics,
+                 "aligned_layers": aligned, "aligned_to": width, "base_stats": before, "base_metrics": info.metrics,
                  "metric_before_retraining": untrained},
         training=settings.record(dataset))
     modeldir.save(out, net, pruned_info)

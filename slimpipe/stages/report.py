@@ -7,9 +7,10 @@ from typing import Any
 
 from slimpipe import atomic
 from slimpipe.errors import fail
+from slimpipe.models.registry import arch_title
 
-METRIC_TITLES = {"accuracy": "Accuracy", "miou": "mIoU", "map": "mAP"}
-ARCH_TITLES = {"mobilenetv2": "MobileNetV2", "unet": "UNet"}
+METRIC_TITLES = {"accuracy": "Accuracy", "miou": "mIoU", "map": "mAP", "pixel_accuracy": "Pixel accuracy",
+                 "class_iou": "IoU", "class_ap": "AP"}
 
 
 def read_benchmark(path: str | Path, measured: bool = True) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def comparison(base: dict[str, Any], pruned: dict[str, Any]) -> dict[str, Any]:
 def render(base: dict[str, Any], pruned: dict[str, Any], extra_rows: list[str] | None = None) -> str:
     """Markdown: the reference table (model, parameter file size, prediction speed, metric) and a summary."""
     c = comparison(base, pruned)
-    name = ARCH_TITLES.get(base["arch"], base["arch"])
+    name = arch_title(base["arch"])
     metric = METRIC_TITLES.get(c["metric"], c["metric"])
     setting = (f"{base['device'].upper()}, MKLDNN {'enabled' if base['mkldnn'] else 'disabled'}, "
                f"{base['threads']} thread(s), batch {base['batch_size']}, mean of {base['repeats']} runs after "
@@ -76,15 +77,41 @@ def render(base: dict[str, Any], pruned: dict[str, Any], extra_rows: list[str] |
         f"- Speed-up: {c['speedup']:.2f}x ({c['latency_ms_base']:.2f} ms -> {c['latency_ms_pruned']:.2f} ms, "
         f"measured in the same run)",
         f"- {metric} change: {-c['metric_drop_points']:+.2f} points",
+        *secondary_metrics(base, pruned),
     ]
     p = pruned.get("pruning") or {}
     if p:
         target = (f"eval_metric_loss {p['eval_metric_loss']}" if p.get("eval_metric_loss") is not None
                   else f"pruned_flops {p.get('pruned_flops_target')}")
-        lines.append(f"- Pruning: {target}, criterion {p.get('criterion')}, {p.get('layers_pruned')} layers pruned"
-                     + (f", {p.get('aligned_layers')} of them with widths aligned to {p['align']}"
-                        if p.get("align") else ""))
+        lines.append(f"- Pruning: {target}, criterion {p.get('criterion')}, {p.get('layers_pruned')} layers pruned, "
+                     + (f"widths aligned to multiples of {p['align']}" if p.get("align") else "widths not aligned"))
+        if p.get("aligned_to"):
+            lines.append(f"- Pruned layers whose kept width is a multiple of {p['aligned_to']} (GPU-friendly): "
+                         f"{p.get('aligned_layers')} of {p.get('layers_pruned')}")
     return "\n".join(lines) + "\n"
+
+
+def secondary_metrics(base: dict[str, Any], pruned: dict[str, Any]) -> list[str]:
+    """Summary lines for the task's other metrics, base -> pruned: scalars (pixel accuracy) and per-class
+    lists (IoU, AP); anything else (a confusion matrix) stays in the JSON."""
+
+    def num(v: Any) -> str:
+        return "-" if v is None else f"{v:.4f}"
+
+    lines = []
+    b_all, p_all = base.get("metrics") or {}, pruned.get("metrics") or {}
+    for key, b in b_all.items():
+        p = p_all.get(key)
+        if key in (base["metric"], "epoch") or p is None:
+            continue
+        title = METRIC_TITLES.get(key, key)
+        if isinstance(b, (int, float)):
+            lines.append(f"- {title}: {num(b)} -> {num(p)}")
+        elif isinstance(b, list) and all(v is None or isinstance(v, (int, float)) for v in b + p):
+            names = base.get("classes") or [str(i) for i in range(len(b))]
+            pairs = ", ".join(f"{n} {num(bv)} -> {num(pv)}" for n, bv, pv in zip(names, b, p))
+            lines.append(f"- {title} per class: {pairs}")
+    return lines
 
 
 def gpu_rows(name: str, metric: str, base: dict[str, Any], pruned: dict[str, Any]) -> list[str]:
@@ -106,7 +133,7 @@ def plot(base: dict[str, Any], pruned: dict[str, Any], path: str | Path) -> Path
     from slimpipe.analysis.plots import plot_comparison
 
     c = comparison(base, pruned)
-    name = ARCH_TITLES.get(base["arch"], base["arch"])
+    name = arch_title(base["arch"])
     rows = [("parameter file (MB)", c["param_file_bytes_base"] / 1e6, c["param_file_bytes_pruned"] / 1e6, ""),
             ("CPU latency (ms)", c["latency_ms_base"], c["latency_ms_pruned"], ""),
             (METRIC_TITLES.get(c["metric"], c["metric"]), c["metric_base"], c["metric_pruned"], "")]
@@ -121,7 +148,7 @@ def report(base: str | Path, pruned: str | Path, out: str | Path, gpu_base: str 
     base_data, pruned_data = read_benchmark(base), read_benchmark(pruned)
     extra = []
     if gpu_base and gpu_pruned:
-        name = ARCH_TITLES.get(base_data["arch"], base_data["arch"])
+        name = arch_title(base_data["arch"])
         extra = gpu_rows(name, base_data["metric"], read_benchmark(gpu_base, measured=False),
                          read_benchmark(gpu_pruned, measured=False))
     text = render(base_data, pruned_data, extra)

@@ -28,7 +28,7 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
     val = load_split_for(info, dataset, "val")
     pruner = ChannelPruner(net, info.input_shape(), criterion)
     layers = pruner.verified_layers(info.input_shape())
-    evaluator = MaskedEvaluator(net, info.input_shape(), threads=threads)
+    evaluator = MaskedEvaluator(net, task.input_shapes(info.input_size), threads=threads)
     baseline = float(evaluate(evaluator.predictor(), task, val)[task.metric_name])
     log("sensitivity", f"baseline {task.metric_name} {baseline:.4f} on {len(val)} val images "
                        f"({len(layers)} prunable layers, criterion {criterion})")

@@ -8,9 +8,10 @@ from slimpipe.tasks.base import Split, Task
 def get_task(name: str) -> Task:
     """The task registered under `name`."""
     from slimpipe.tasks.classification import ClassificationTask
+    from slimpipe.tasks.detection import DetectionTask
     from slimpipe.tasks.segmentation import SegmentationTask
 
-    tasks: dict[str, Task] = {t.name: t for t in (ClassificationTask(), SegmentationTask())}
+    tasks: dict[str, Task] = {t.name: t for t in (ClassificationTask(), SegmentationTask(), DetectionTask())}
     if name not in tasks:
         raise fail(f"unknown task {name!r}; available: {', '.join(sorted(tasks))}")
     return tasks[name]

@@ -65,5 +65,6 @@ class Task(abc.ABC):
         """Training-time augmentation of a batch (images and targets together); none by default."""
         return batch
 
-    def input_names(self) -> list[str]:
-        return ["image"]
+    def input_shapes(self, input_size: tuple[int, int] | list[int]) -> dict[str, list[int]]:
+        """The exported model's inputs, by name in feed order, with their shapes less the batch axis."""
+        return {"image": [3, *input_size]}
