@@ -42,16 +42,19 @@ def run_demo(out: Path, task: str) -> dict:
                        f"{out.relative_to(ROOT)})", "seconds": wall, "peak_rss_gb": peak_kib / 1024 / 1024}
 
 
-def side_by_side(base_dir: Path, pruned_dir: Path, rounds: int = 5, repeats: int = 50) -> dict:
-    """Alternate base and pruned predictors (CPU, MKLDNN off, 1 thread, batch 1); median of round means."""
+def side_by_side(base_dir: Path, pruned_dir: Path, dataset: Path, rounds: int = 5, repeats: int = 50) -> dict:
+    """Alternate base and pruned predictors (CPU, MKLDNN off, 1 thread, batch 1) on the first val image
+    (with every input the model takes); median of round means."""
     import numpy as np
 
     from slimpipe import modeldir
     from slimpipe.inference import Predictor, PredictorSettings, make_config
     from slimpipe.stages.benchmark import time_runs
+    from slimpipe.stages.common import load_split_for
+    from slimpipe.tasks import get_task
 
     info = modeldir.read_info(base_dir)
-    feed = [np.random.default_rng(0).standard_normal(info.input_shape(1)).astype("float32")]
+    feed = get_task(info.task).feeds(load_split_for(info, dataset, "val"), np.arange(1))
     predictors = {name: Predictor(make_config(*modeldir.inference_paths(d), PredictorSettings()))
                   for name, d in (("base", base_dir), ("pruned", pruned_dir))}
     means = {"base": [], "pruned": []}
@@ -121,7 +124,7 @@ def demo_section(work: Path, task: str) -> list[str]:
     results = demo_out / "results"
     base = json.loads((results / "benchmark_base_cpu.json").read_text())
     pruned = json.loads((results / "benchmark_pruned_cpu.json").read_text())
-    lat = side_by_side(results / "model", results / "pruned")
+    lat = side_by_side(results / "model", results / "pruned", demo_out / f"{task}-sample")
     rows = [
         (f"`make demo TASK={task}` wall time (after install)", f"{demo['seconds']:.0f} s",
          f"<= {t.demo_seconds:.0f} s", demo["seconds"] <= t.demo_seconds, demo["command"]),
@@ -151,29 +154,144 @@ def fast_scnn(work: Path) -> list[str]:
     seconds = time.perf_counter() - start
     cmd = ("python -m bench.run (fast_scnn: train 6 epochs, sensitivity, prune-train --eval-metric-loss 0.05 "
            f"4 epochs, benchmark; {seconds:.0f} s in all)")
-    lat = side_by_side(out / "model", out / "pruned")
+    lat = side_by_side(out / "model", out / "pruned", data)
     t = Targets("Semantic segmentation (Fast-SCNN, bundled fundus sample)", 300, 1.8, 1.0, params=0.5)
     return [f"## {t.title}", "", *table(pruning_rows(*results, lat, t, cmd)), ""]
 
 
+def _timed(fn, *args, **kwargs) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def paddleslim_sensitive(model: Path, dataset: Path, layers: list[str], sen_file: Path) -> dict[str, dict]:
+    """PaddleSlim's own FilterPruner.sensitive() (structural prune, dygraph evaluation of the whole val
+    split, restore) on the same layers and ratios 0.1..0.9; keyed by our structured layer names."""
+    from paddleslim.dygraph import L1NormFilterPruner
+
+    from slimpipe import modeldir
+    from slimpipe.evaluation import dygraph_forward, evaluate
+    from slimpipe.stages.common import load_split_for
+    from slimpipe.tasks import get_task
+
+    net, info = modeldir.load(model)
+    task, val = get_task(info.task), load_split_for(info, dataset, "val")
+    pruner = L1NormFilterPruner(net, info.input_shape())
+    to_param = {n: p.name for n, p in net.named_parameters()}
+    result = pruner.sensitive(eval_func=lambda: evaluate(dygraph_forward(net), task, val)[task.metric_name],
+                              sen_file=str(sen_file), target_vars=[to_param[layer] for layer in layers])
+    by_param = {v: k for k, v in to_param.items()}
+    return {by_param[name]: {round(float(r), 2): float(v) for r, v in losses.items()} for name, losses in result.items()}
+
+
+def ratio_shift(a: dict[str, float], b: dict[str, float]) -> float:
+    """Largest difference of per-layer pruning ratios (a layer absent from one counts as ratio 0)."""
+    return max([abs(a.get(k, 0.0) - b.get(k, 0.0)) for k in set(a) | set(b)], default=0.0)
+
+
+def sensitivity_speed(work: Path) -> list[str]:
+    """Issue 8's ratios: our analysis against PaddleSlim's sensitive(), the subset, and two shards."""
+    import shutil
+
+    from paddleslim.dygraph.prune.filter_pruner import FilterPruner
+
+    from slimpipe.pruning import sensitivity as sens
+    from slimpipe.stages.sensitivity import merge_sensitivities, sensitivity
+
+    model = work / "demo-classification" / "results" / "model"
+    data = work / "demo-classification" / "classification-sample"
+    out = work / "sensitivity"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    ours, t_ours = _timed(sensitivity, model, data, out / "ours.json", threads=2)
+    theirs, t_theirs = _timed(paddleslim_sensitive, model, data, list(ours["sensitivities"]), out / "paddleslim.sen")
+    ours_ratios = rules_at(sens.read(out / "ours.json")["table"])
+    theirs_ratios = FilterPruner._get_ratios_by_loss(None, theirs, 0.05)
+    sub, t_sub = _timed(sensitivity, model, data, out / "subset.json", threads=2, subset=100)
+    sub_ratios = rules_at(sens.read(out / "subset.json")["table"])
+    cmd = [sys.executable, "-m", "slimpipe", "sensitivity", "--model", str(model), "--dataset", str(data),
+           "--threads", "1"]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd + ["--shard", f"{i}/2", "--out", str(out / f"shard{i}.json")],
+                              stderr=subprocess.DEVNULL) for i in range(2)]
+    if any(p.wait() for p in procs):
+        raise RuntimeError("a shard failed")
+    t_shards = time.perf_counter() - start
+    merged = merge_sensitivities([out / "shard0.json", out / "shard1.json"], out / "merged.json")
+    worst = max(abs(merged["sensitivities"][k][r] - v) for k, d in ours["sensitivities"].items() for r, v in d.items())
+    n_eval = ours["evaluations"]
+    cmd_s = "python -m bench.run (sensitivity_speed: classification demo model, 359 val images, ratios 0.1..0.9)"
+    rows = [
+        ("Evaluations (layers x ratios)", f"{n_eval} ({len(ours['sensitivities'])} layers x 9)", "-", None, cmd_s),
+        ("slimpipe sensitivity (masked MKLDNN evaluation, 2 threads)",
+         f"{t_ours:.0f} s ({ours['seconds_per_evaluation']:.3f} s per evaluation)", "-", None, cmd_s),
+        ("PaddleSlim FilterPruner.sensitive() (dygraph evaluation)", f"{t_theirs:.0f} s "
+         f"({t_theirs / n_eval:.3f} s per evaluation)", "-", None, cmd_s),
+        ("Speed-up over PaddleSlim, same run", f"{t_theirs / t_ours:.2f}x", ">= 3x", t_theirs / t_ours >= 3, cmd_s),
+        ("Per-layer ratios at eval_metric_loss 0.05, largest difference from PaddleSlim's",
+         f"{ratio_shift(ours_ratios, theirs_ratios):.4f}", "same ratios", ratio_shift(ours_ratios, theirs_ratios) < 1e-3,
+         cmd_s),
+        ("With a 100-image class-balanced subset", f"{t_sub:.0f} s ({t_ours / t_sub:.2f}x faster than all 359)",
+         "-", None, cmd_s),
+        ("Subset: largest change of a layer's ratio at 0.05", f"{ratio_shift(ours_ratios, sub_ratios):.4f}", "-", None,
+         cmd_s),
+        ("Two shards on 2 cores (1 thread each, concurrently)", f"{t_shards:.0f} s", "-", None, cmd_s),
+        ("Two shards vs one (2 threads), same run", f"{t_ours / t_shards:.2f}x", ">= 1.6x", t_ours / t_shards >= 1.6,
+         cmd_s),
+        ("Merged shards vs unsharded, largest loss difference", f"{worst:.2e}", "<= 1e-6", worst <= 1e-6, cmd_s),
+    ]
+    return ["## Sensitivity analysis: speed, subset and shards (issue 8)", "", *table(rows), ""]
+
+
+def rules_at(table: dict, threshold: float = 0.05) -> dict[str, float]:
+    from slimpipe.pruning.rules import ratios_by_loss
+
+    return ratios_by_loss(table, threshold)
+
+
+def gpu_section(work: Path) -> list[str]:
+    from slimpipe.inference import gpu_unavailable_reason
+
+    reason = gpu_unavailable_reason(trt=True)
+    if reason:
+        return ["## GPU (TensorRT)", "", f"Not measured: {reason} (on the machine that ran `make bench`).", ""]
+    return ["## GPU (TensorRT)", "", "A GPU is present: run `slimpipe benchmark --device gpu --trt` on the "
+            "demo models; this bench does not time GPUs yet, so no figure is given here.", ""]
+
+
+# Each section is written to bench/sections/<name>.md as soon as it is measured; results.md is assembled
+# from them, so `--only NAME` refreshes one section and keeps the others (each stamped with its own date).
+SECTIONS = {
+    "classification": lambda work: demo_section(work, "classification"),
+    "segmentation": lambda work: demo_section(work, "segmentation"),
+    "fast_scnn": fast_scnn,
+    "detection": lambda work: demo_section(work, "detection"),
+    "sensitivity": sensitivity_speed,
+    "gpu": gpu_section,
+}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="bench/results.md")
-    args = parser.parse_args()
-    work = ROOT / "bench" / "work"
-    lines = ["# Benchmark results", "",
-             f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-             f"host: {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
-             f"Python {platform.python_version()}.", ""]
-    lines += demo_section(work, "classification")
-    lines += demo_section(work, "segmentation")
-    lines += fast_scnn(work)
-    lines += demo_section(work, "detection")
-    lines += ["## GPU (TensorRT)", "", "Not measured: no GPU on the machine that ran `make bench`.", ""]
     from slimpipe import atomic
 
-    atomic.write_text(ROOT / args.out, "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="bench/results.md")
+    parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), default=None,
+                        help="measure these sections (fast_scnn and sensitivity reuse the demos' outputs)")
+    args = parser.parse_args()
+    work, sections = ROOT / "bench" / "work", ROOT / "bench" / "sections"
+    host = (f"host: {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
+            f"Python {platform.python_version()}")
+    for name in args.only or SECTIONS:
+        lines = SECTIONS[name](work)
+        stamp = f"_Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {host}._"
+        atomic.write_text(sections / f"{name}.md", "\n".join([lines[0], "", stamp, *lines[1:]]) + "\n")
+    parts = [(sections / f"{name}.md").read_text() for name in SECTIONS if (sections / f"{name}.md").exists()]
+    text = "# Benchmark results\n\nWritten by `make bench` (`python -m bench.run`); every figure names the " \
+           "command that produced it.\n\n" + "\n".join(parts)
+    atomic.write_text(ROOT / args.out, text)
+    print(text)
 
 
 if __name__ == "__main__":

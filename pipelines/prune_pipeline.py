@@ -8,10 +8,14 @@ from kfp import dsl, kubernetes
 
 from components.benchmark.component import benchmark, benchmark_gpu
 from components.ingest.component import ingest
+from components.merge_sensitivities.component import merge_sensitivities
 from components.prune_train.component import prune_train
 from components.publish.component import publish
 from components.report.component import report
 from components.sensitivity.component import sensitivity
+from components.shard_plan.component import shard_plan
+from components.sweep_plan.component import sweep_plan
+from components.sweep_select.component import sweep_select
 from components.train.component import train
 from components.visualize.component import visualize
 
@@ -71,12 +75,20 @@ def prune_pipeline(
     publish_to: str = "",
     max_drop_points: float = 1.0,
     sensitivity_checkpoint: str = "",
+    sensitivity_shards: int = 1,
+    sensitivity_stop_loss: float = 0.0,
+    sensitivity_subset: int = 0,
+    sweep_losses: str = "",
     object_store_secret: str = "mlpipeline-minio-artifact",
 ):
     """Empty `arch` is the task's default (mobilenetv2, unet, yolov3_mobilenet_v1), empty `arch_options`
     and `input_size` 0 the architecture's reference settings. `pruned_flops` > 0 replaces `eval_metric_loss`; `align` 0 keeps PaddleSlim's widths, -1 aligns to 8 when
     `gpu_benchmark` is on; an empty
-    `publish_to` skips publishing; an empty `sensitivity_checkpoint` keeps the checkpoint in the pod."""
+    `publish_to` skips publishing; an empty `sensitivity_checkpoint` keeps the checkpoint in the pod.
+    The analysis runs as `sensitivity_shards` parallel pods whose results are merged; a stop loss > 0
+    ends a layer early, a subset > 0 measures on that many val images (seeded, class-balanced).
+    `sweep_losses` (e.g. "0.02,0.05,0.1") prunes and benchmarks at each value in parallel instead of
+    `eval_metric_loss`, and reports and publishes the fastest model that passes the quality gate."""
     data = ingest(dataset_uri=dataset, task=task).set_display_name("ingest")
     data.set_caching_options(False)  # always re-read the source: new data at the same location retrains
     data.set_retry(**RETRY)
@@ -86,42 +98,60 @@ def prune_pipeline(
                     input_size=input_size, epochs=epochs)
     _resources(trained, "2", "4Gi")
 
-    sens = sensitivity(model=trained.outputs["model"], dataset=data.outputs["dataset"], criterion=criterion,
-                       ratios=ratios, checkpoint=sensitivity_checkpoint)
-    sens.set_retry(**RETRY)  # resumable: a retried pod continues from its checkpoint
-    _resources(_store_access(sens, object_store_secret), "2", "4Gi")
+    plan = shard_plan(count=sensitivity_shards)
+    _resources(plan, "100m", "256Mi")
+    with dsl.ParallelFor(items=plan.output, name="sensitivity-shards") as shard:
+        part = sensitivity(model=trained.outputs["model"], dataset=data.outputs["dataset"], criterion=criterion,
+                           ratios=ratios, checkpoint=sensitivity_checkpoint, shard=shard,
+                           stop_loss=sensitivity_stop_loss, subset=sensitivity_subset)
+        part.set_retry(**RETRY)  # resumable: a retried pod continues from its checkpoint
+        _resources(_store_access(part, object_store_secret), "2", "4Gi")
+    sens = merge_sensitivities(shards=dsl.Collected(part.outputs["sensitivities"]))
+    _resources(sens, "500m", "1Gi")
 
     vis = visualize(model=trained.outputs["model"], sensitivities=sens.outputs["sensitivities"])
     _resources(vis, "1", "2Gi")
 
-    pruned = prune_train(model=trained.outputs["model"], dataset=data.outputs["dataset"],
-                         sensitivities=sens.outputs["sensitivities"], eval_metric_loss=eval_metric_loss,
-                         pruned_flops=pruned_flops, align=align, gpu_serving=gpu_benchmark,
-                         epochs=prune_epochs, learning_rate=0.002)
-    _resources(pruned, "2", "4Gi")
-
-    benches = {}
-    for name, model in (("base", trained.outputs["model"]), ("pruned", pruned.outputs["pruned_model"])):
+    def cpu_benchmark(model, name: str) -> dsl.PipelineTask:
         bench = benchmark(model=model, dataset=data.outputs["dataset"], device="cpu", mkldnn=False,
                           threads=benchmark_threads, warmup=benchmark_warmup, repeats=benchmark_repeats)
-        bench.set_display_name(f"benchmark-{name}-cpu")
-        _resources(bench, "2", "2Gi")
-        benches[name] = bench
+        return _resources(bench.set_display_name(f"benchmark-{name}-cpu"), "2", "2Gi")
 
-    outputs = {"base": benches["base"].outputs["result"], "pruned": benches["pruned"].outputs["result"],
-               "pruned_model": pruned.outputs["pruned_model"], "sensitivities": sens.outputs["sensitivities"],
-               "plots": vis.outputs["plots"]}
-    with dsl.If(gpu_benchmark == True, name="gpu-benchmark"):  # noqa: E712  (a pipeline expression)
-        gpu = {}
-        for name, model in (("base", trained.outputs["model"]), ("pruned", pruned.outputs["pruned_model"])):
-            bench = benchmark_gpu(model=model, dataset=data.outputs["dataset"], device="gpu", trt=True,
-                                  precision=gpu_precision, warmup=benchmark_warmup, repeats=benchmark_repeats)
-            bench.set_display_name(f"benchmark-{name}-gpu-trt")
-            bench.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
-            kubernetes.add_node_selector_json(bench, gpu_node_selector)
-            kubernetes.add_toleration_json(bench, gpu_tolerations)
-            _resources(bench, "2", "8Gi")
-            gpu[name] = bench.outputs["result"]
-        _finish(outputs, publish_to, max_drop_points, object_store_secret, gpu)
-    with dsl.Else(name="cpu-only"):
-        _finish(outputs, publish_to, max_drop_points, object_store_secret)
+    def prune(loss, flops) -> dsl.PipelineTask:
+        task_ = prune_train(model=trained.outputs["model"], dataset=data.outputs["dataset"],
+                            sensitivities=sens.outputs["sensitivities"], eval_metric_loss=loss,
+                            pruned_flops=flops, align=align, gpu_serving=gpu_benchmark,
+                            epochs=prune_epochs, learning_rate=0.002)
+        return _resources(task_, "2", "4Gi")
+
+    base = cpu_benchmark(trained.outputs["model"], "base")
+    shared = {"base": base.outputs["result"], "sensitivities": sens.outputs["sensitivities"],
+              "plots": vis.outputs["plots"]}
+    with dsl.If(sweep_losses == "", name="one-target"):
+        pruned = prune(eval_metric_loss, pruned_flops)
+        outputs = dict(shared, pruned=cpu_benchmark(pruned.outputs["pruned_model"], "pruned").outputs["result"],
+                       pruned_model=pruned.outputs["pruned_model"])
+        with dsl.If(gpu_benchmark == True, name="gpu-benchmark"):  # noqa: E712  (a pipeline expression)
+            gpu = {}
+            for name, model in (("base", trained.outputs["model"]), ("pruned", pruned.outputs["pruned_model"])):
+                bench = benchmark_gpu(model=model, dataset=data.outputs["dataset"], device="gpu", trt=True,
+                                      precision=gpu_precision, warmup=benchmark_warmup, repeats=benchmark_repeats)
+                bench.set_display_name(f"benchmark-{name}-gpu-trt")
+                bench.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
+                kubernetes.add_node_selector_json(bench, gpu_node_selector)
+                kubernetes.add_toleration_json(bench, gpu_tolerations)
+                _resources(bench, "2", "8Gi")
+                gpu[name] = bench.outputs["result"]
+            _finish(outputs, publish_to, max_drop_points, object_store_secret, gpu)
+        with dsl.Else(name="cpu-only"):
+            _finish(outputs, publish_to, max_drop_points, object_store_secret)
+    with dsl.Else(name="sweep"):
+        values = _resources(sweep_plan(values=sweep_losses), "100m", "256Mi")
+        with dsl.ParallelFor(items=values.output, name="sweep-values") as loss:
+            candidate = prune(loss, 0.0)
+            measured = cpu_benchmark(candidate.outputs["pruned_model"], "candidate")
+        pick = sweep_select(base=base.outputs["result"], results=dsl.Collected(measured.outputs["result"]),
+                            models=dsl.Collected(candidate.outputs["pruned_model"]), max_drop_points=max_drop_points)
+        _resources(pick, "500m", "1Gi")
+        _finish(dict(shared, pruned=pick.outputs["result"], pruned_model=pick.outputs["pruned_model"]),
+                publish_to, max_drop_points, object_store_secret)

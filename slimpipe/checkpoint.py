@@ -2,6 +2,7 @@
 resumes instead of starting over. Uploads are throttled; the last one is forced."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from slimpipe.progress import log
 class Checkpoint:
     """`restore(local)` before the work, `save(local)` as it goes, `save(local, force=True)` at the end."""
 
-    def __init__(self, uri: str, every_s: float = 10.0):
+    def __init__(self, uri: str, every_s: float | None = None):
+        """`every_s`: least seconds between uploads (default SLIMPIPE_CHECKPOINT_EVERY_S, or 10)."""
+        if every_s is None:
+            every_s = float(os.environ.get("SLIMPIPE_CHECKPOINT_EVERY_S", "10"))
         self.uri, self.every_s, self._last = uri, every_s, 0.0
         if storage.is_remote(uri):
             self.loc = storage.parse_uri(uri)

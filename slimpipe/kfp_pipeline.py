@@ -27,7 +27,8 @@ def compile_pipeline(out: str | Path) -> Path:
     return Path(out)
 
 
-STAGES = ("ingest", "train", "sensitivity", "visualize", "prune_train", "benchmark", "report", "publish")
+STAGES = ("ingest", "train", "shard_plan", "sensitivity", "merge_sensitivities", "visualize", "prune_train",
+          "benchmark", "sweep_plan", "sweep_select", "report", "publish")
 
 
 def component_specs() -> dict[Path, object]:
@@ -116,8 +117,9 @@ def run_local(params: dict[str, Any], root: str | Path) -> Path:
 
 
 def find_outputs(run_dir: Path, task: str, output: str) -> list[Path]:
-    """Every artifact `output` of tasks named `task` (or `task-2`, ...) in a local run folder."""
-    matches = sorted(run_dir.glob(f"{task}*/{output}"))
+    """Every artifact `output` of tasks named `task` (or `task-2`, ...) in a local run folder, including
+    those inside loop iterations (`for-loop-1-iteration-0/task/...`)."""
+    matches = sorted(run_dir.glob(f"**/{task}*/{output}"))
     if not matches:
         raise FileNotFoundError(f"no output {output!r} of task {task!r} under {run_dir}")
     return matches
@@ -131,13 +133,18 @@ def collect(run_dir: Path, dest: Path) -> dict[str, Path]:
     from slimpipe import atomic
 
     places = {"model": ("train", "model"), "pruned": ("prune-train", "pruned_model"),
-              "sensitivities.json": ("sensitivity", "sensitivities"), "visualization": ("visualize", "plots"),
+              "sensitivities.json": ("merge-sensitivities", "sensitivities"), "visualization": ("visualize", "plots"),
               "report.md": ("report", "report"), "report.html": ("report", "chart")}
     found = {name: find_outputs(run_dir, *where)[-1] for name, where in places.items()}
     for result in find_outputs(run_dir, "benchmark", "result"):
         data = json.loads(result.read_text())
         kind = "pruned" if data["pruned"] else "base"
         found[f"benchmark_{kind}_{data['device']}.json"] = result
+    if list(run_dir.glob("sweep-select*/sweep")):  # a sweep: the chosen model, its benchmark, the table
+        found.update({"pruned": find_outputs(run_dir, "sweep-select", "pruned_model")[-1],
+                      "benchmark_pruned_cpu.json": find_outputs(run_dir, "sweep-select", "result")[-1],
+                      "sweep.md": find_outputs(run_dir, "sweep-select", "sweep")[-1],
+                      "sweep.html": find_outputs(run_dir, "sweep-select", "chart")[-1]})
     with atomic.output_dir(dest) as tmp:
         for name, src in found.items():
             (shutil.copytree if src.is_dir() else shutil.copyfile)(src, tmp / name)

@@ -22,14 +22,14 @@ def local_run(tiny_dataset, tmp_path_factory):
     root = tmp_path_factory.mktemp("kfp")
     with embedded_s3():
         upload_dataset(tiny_dataset, "s3://pipeline-test/datasets/tiny")
-        code = main(["run", "--dataset", "s3://pipeline-test/datasets/tiny", "--gpu-benchmark",
+        code = main(["run", "--dataset", "s3://pipeline-test/datasets/tiny", "--gpu-benchmark", "--sensitivity-shards", "2",
                      "--publish-to", "s3://pipeline-test/models/tiny", "--max-drop-points", "100",
                      "--root", str(root / "runs"), "--out", str(root / "results"), *TINY_PARAMS])
         assert code == 0
         store = storage.ObjectStore.from_env()
         pointer = json.loads(store.get_bytes("pipeline-test", "models/tiny/latest.json"))
         published = {key: store.exists("pipeline-test", key) for key in pointer["objects"]}
-    return {"results": root / "results", "pointer": pointer, "published": published}
+    return {"results": root / "results", "pointer": pointer, "published": published, "runs": root / "runs"}
 
 
 @pytest.mark.slow
@@ -87,3 +87,26 @@ def test_a_different_pipeline_built_from_the_committed_component_files(tiny_data
     train_only(dataset=str(tiny_dataset))
     (model_json,) = tmp_path.glob("train-only-*/train/model/model.json")
     assert json.loads(model_json.read_text())["arch"] == "mobilenetv2"
+
+
+@pytest.mark.slow
+def test_the_sensitivity_analysis_runs_as_two_shards_and_is_merged(local_run):
+    merged = json.loads((local_run["results"] / "sensitivities.json").read_text())
+    assert merged["complete"] and merged["shard"] is None
+    assert list(merged["sensitivities"]) == list(merged["all_layers"])
+    shards = [json.loads(p.read_text()) for p in local_run["runs"].rglob("sensitivity/sensitivities")]
+    assert sorted(tuple(s["shard"]) for s in shards) == [(0, 2), (1, 2)]
+
+
+@pytest.mark.slow
+def test_a_sweep_publishes_the_fastest_model_that_passes_the_gate(tiny_dataset, tmp_path):
+    code = main(["run", "--dataset", str(tiny_dataset), "--sweep-losses", "0.05,0.5", "--max-drop-points", "100",
+                 "--root", str(tmp_path / "runs"), "--out", str(tmp_path / "results"), *TINY_PARAMS])
+    assert code == 0
+    table = (tmp_path / "results/sweep.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| 0.")]
+    assert len(rows) == 2 and sum("**yes**" in row for row in rows) == 1
+    chosen = next(row for row in rows if "**yes**" in row).split("|")[1].strip()
+    pruned = json.loads((tmp_path / "results/pruned/model.json").read_text())
+    assert pruned["pruning"]["eval_metric_loss"] == float(chosen)
+    assert "Sweep of eval_metric_loss" in table and (tmp_path / "results/report.md").exists()

@@ -44,13 +44,22 @@ def plot_curve(points: list[dict[str, Any]], title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_layers(table: dict[str, dict[float, float]], metric: str, path: Path) -> None:
-    """One line per layer: relative metric loss against the ratio pruned."""
+def plot_layers(table: dict[str, dict[float, float]], metric: str, path: Path,
+                capped: dict[str, list[str]] | None = None, cap: float | None = None) -> None:
+    """One line per layer: relative metric loss against the ratio pruned. Ratios skipped by early stop
+    (`capped`, recorded as "at least `cap`") are drawn dotted at the cap."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 6))
     for layer, losses in table.items():
-        ratios = sorted(losses)
-        ax.plot(ratios, [losses[r] for r in ratios], linewidth=0.8, marker=".", label=layer)
+        skipped = {float(r) for r in (capped or {}).get(layer, [])}
+        measured = sorted(r for r in losses if r not in skipped)
+        line, = ax.plot(measured, [losses[r] for r in measured], linewidth=0.8, marker=".", label=layer)
+        if skipped:
+            tail = [measured[-1]] + sorted(skipped)
+            ax.plot(tail, [losses[measured[-1]]] + [cap] * len(skipped), linestyle=":", linewidth=0.8,
+                    color=line.get_color())
+    if cap is not None:
+        ax.axhline(cap, color="red", linestyle=":", linewidth=0.6, label=f"early stop at loss {cap} (at least)")
     ax.axhline(0.05, color="grey", linestyle="--", linewidth=0.6)
     ax.set_xlabel("ratio of the layer's channels pruned")
     ax.set_ylabel(f"relative {metric} loss")
@@ -77,5 +86,25 @@ def plot_comparison(rows: list[tuple[str, float, float, str]], title: str, path:
         ax.tick_params(labelsize=8)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_tradeoff(points: list[tuple[float, float, str, bool]], base: tuple[float, float], chosen: int,
+                  metric: str, path: Path) -> None:
+    """Metric against CPU latency: the base model, and one labelled point per swept model (hollow when it
+    fails the quality gate; the chosen one ringed)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ax.scatter([base[0]], [base[1]], color="#8c8c8c", marker="s", label="base")
+    for i, (latency, value, label, passed) in enumerate(points):
+        ax.scatter([latency], [value], facecolors="#2e8b57" if passed else "none", edgecolors="#2e8b57",
+                   s=120 if i == chosen else 40, linewidths=2.5 if i == chosen else 1)
+        ax.annotate(f"loss {label}", (latency, value), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xlabel("CPU latency (ms, MKLDNN off)")
+    ax.set_ylabel(metric)
+    ax.set_title("eval_metric_loss sweep: filled = passes the gate, large = chosen")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     _save(fig, path)
     plt.close(fig)

@@ -30,6 +30,11 @@ HELP = {
     "publish_to": "where to publish results: s3://bucket/name or a folder (empty = do not publish)",
     "max_drop_points": "quality gate: largest metric drop, in points, that may move latest.json",
     "sensitivity_checkpoint": "object-store URI or path for the sensitivity checkpoint (empty = none)",
+    "sensitivity_shards": "run the sensitivity analysis as N parallel shards, then merge them",
+    "sensitivity_stop_loss": "stop a layer's analysis once its loss reaches this (0 = off)",
+    "sensitivity_subset": "measure sensitivities on N val images, seeded and class-balanced (0 = all)",
+    "sweep_losses": "prune at each of these eval_metric_loss values (e.g. 0.02,0.05,0.1) and keep the fastest "
+                    "that passes the gate (empty = off)",
     "object_store_secret": "Kubernetes secret with the object-store keys accesskey/secretkey",
 }
 

@@ -12,11 +12,20 @@ def add_arguments(cmd):
     cmd.add_argument("--threads", type=int, default=2, help="CPU threads for evaluation (default 2)")
     cmd.add_argument("--checkpoint", default=None,
                      help="object-store URI (s3://bucket/key.json) or path to checkpoint partial results to")
+    cmd.add_argument("--shard", default=None, metavar="I/N",
+                     help="measure only shard I of N (every N-th layer from the I-th); join with merge-sensitivities")
+    cmd.add_argument("--stop-loss", type=float, default=None, metavar="CAP",
+                     help="stop a layer once its loss reaches CAP; larger ratios are recorded as 'at least CAP'")
+    cmd.add_argument("--subset", type=int, default=None, metavar="N",
+                     help="measure on a fixed, seeded, class-balanced subset of N val images")
+    cmd.add_argument("--seed", type=int, default=0, help="seed of --subset (default 0)")
 
 
 def run(args):
     from slimpipe.pruning.sensitivity import parse_ratios
-    from slimpipe.stages.sensitivity import sensitivity
+    from slimpipe.stages.sensitivity import parse_shard, sensitivity
 
     sensitivity(args.model, args.dataset, args.out, criterion=args.criterion, ratios=parse_ratios(args.ratios),
-                threads=args.threads, checkpoint=args.checkpoint)
+                threads=args.threads, checkpoint=args.checkpoint,
+                shard=parse_shard(args.shard) if args.shard else None, stop_loss=args.stop_loss,
+                subset=args.subset, seed=args.seed)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from slimpipe import atomic
+from slimpipe.data import listfile
 
 CLASSES = ("background", "optic_disc")
 
@@ -39,15 +39,10 @@ def fundus(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]
 def write_fundus_sample(out: Path, seed: int = 0, n_train: int = 160, n_val: int = 40, size: int = 96) -> None:
     """`images/x.jpg` + `annotations/x.png` pairs and the three list files."""
     rng = np.random.default_rng(seed)
-    with atomic.output_dir(out) as tmp:
-        (tmp / "images").mkdir()
-        (tmp / "annotations").mkdir()
-        lines = []
-        for i in range(n_train + n_val):
-            image, label = fundus(rng, size)
-            Image.fromarray(image).save(tmp / f"images/{i:04d}.jpg", quality=92)
-            Image.fromarray(label, mode="L").save(tmp / f"annotations/{i:04d}.png")
-            lines.append(f"images/{i:04d}.jpg annotations/{i:04d}.png")
-        (tmp / "labels.txt").write_text("".join(f"{c}\n" for c in CLASSES))
-        (tmp / "train_list.txt").write_text("\n".join(lines[:n_train]) + "\n")
-        (tmp / "val_list.txt").write_text("\n".join(lines[n_train:]) + "\n")
+
+    def write_one(i: int, image_path: Path, label_path: Path) -> None:
+        image, label = fundus(rng, size)
+        Image.fromarray(image).save(image_path, quality=92)
+        Image.fromarray(label, mode="L").save(label_path)
+
+    listfile.write_pairs(out, CLASSES, "images/{:04d}.jpg", "annotations/{:04d}.png", n_train, n_val, write_one)

@@ -22,6 +22,18 @@ def load_rgb(path: Path, size: tuple[int, int], where: str) -> np.ndarray:
         raise fail(f"{where}: cannot decode image {path}: {exc}") from None
 
 
+def load_batch(paths: list[Path], size: tuple[int, int], wheres: list[str], label: str) -> np.ndarray:
+    """Decode and resize many images into one uint8 NHWC array, with a progress line."""
+    from slimpipe.progress import Progress
+
+    batch = np.empty((len(paths), size[0], size[1], 3), dtype=np.uint8)
+    progress = Progress(f"load {label}", len(paths), every=5.0)
+    for i, (path, where) in enumerate(zip(paths, wheres)):
+        batch[i] = load_rgb(path, size, where)
+        progress.update()
+    return batch
+
+
 def to_chw_float(batch_hwc: np.ndarray) -> np.ndarray:
     """uint8 NHWC -> normalized float32 NCHW, the layout every model here takes."""
     x = batch_hwc.astype(np.float32) / 255.0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from slimpipe.errors import fail
 
@@ -68,3 +69,37 @@ def resolve(root: Path, entry: ListEntry, rel: str) -> Path:
     if not path.is_file():
         raise fail(f"{entry.where()}: file not found: {rel}")
     return path
+
+
+@dataclass(frozen=True)
+class PairedEntry:
+    """A list line naming an image and its label file (segmentation PNG, detection XML), both checked."""
+
+    entry: ListEntry
+    image: Path
+    label: Path
+
+
+def read_pairs(root: Path, split: str) -> list[PairedEntry]:
+    """Entries of `image label` list lines, with both files resolved inside the dataset folder."""
+    return [PairedEntry(e, resolve(root, e, e.fields[0]), resolve(root, e, e.fields[1]))
+            for e in read_list(root, split, n_fields=2)]
+
+
+def write_pairs(out: Path, classes: tuple[str, ...], image_name: str, label_name: str, n_train: int, n_val: int,
+                write_one: Callable[[int, Path, Path], None]) -> None:
+    """A generated dataset of image + label pairs: `write_one(i, image_path, label_path)` writes pair i;
+    names are patterns such as `images/{:04d}.jpg`. Written aside, then moved into place."""
+    from slimpipe import atomic
+
+    with atomic.output_dir(out) as tmp:
+        lines = []
+        for i in range(n_train + n_val):
+            image, label = image_name.format(i), label_name.format(i)
+            for rel in (image, label):
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            write_one(i, tmp / image, tmp / label)
+            lines.append(f"{image} {label}")
+        (tmp / "labels.txt").write_text("".join(f"{c}\n" for c in classes))
+        (tmp / "train_list.txt").write_text("\n".join(lines[:n_train]) + "\n")
+        (tmp / "val_list.txt").write_text("\n".join(lines[n_train:]) + "\n")

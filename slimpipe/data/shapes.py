@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from slimpipe import atomic
+from slimpipe.data import listfile
 from slimpipe.data.voc import voc_xml
 
 CLASSES = ("disc", "square", "triangle")
@@ -64,15 +64,10 @@ def scene(rng: np.random.Generator, size: int) -> tuple[Image.Image, list[tuple[
 def write_shapes_sample(out: Path, seed: int = 0, n_train: int = 240, n_val: int = 60, size: int = 128) -> None:
     """`JPEGImages/x.jpg` + `Annotations/x.xml` pairs and the three list files."""
     rng = np.random.default_rng(seed)
-    with atomic.output_dir(out) as tmp:
-        (tmp / "JPEGImages").mkdir()
-        (tmp / "Annotations").mkdir()
-        lines = []
-        for i in range(n_train + n_val):
-            image, objects = scene(rng, size)
-            image.save(tmp / f"JPEGImages/{i:04d}.jpg", quality=92)
-            (tmp / f"Annotations/{i:04d}.xml").write_text(voc_xml(f"{i:04d}.jpg", size, size, objects))
-            lines.append(f"JPEGImages/{i:04d}.jpg Annotations/{i:04d}.xml")
-        (tmp / "labels.txt").write_text("".join(f"{c}\n" for c in CLASSES))
-        (tmp / "train_list.txt").write_text("\n".join(lines[:n_train]) + "\n")
-        (tmp / "val_list.txt").write_text("\n".join(lines[n_train:]) + "\n")
+
+    def write_one(i: int, image_path: Path, label_path: Path) -> None:
+        image, objects = scene(rng, size)
+        image.save(image_path, quality=92)
+        label_path.write_text(voc_xml(image_path.name, size, size, objects))
+
+    listfile.write_pairs(out, CLASSES, "JPEGImages/{:04d}.jpg", "Annotations/{:04d}.xml", n_train, n_val, write_one)

@@ -79,11 +79,13 @@ def align_ratios(ratios: dict[str, float], channels: dict[str, int], align: int 
 
 def ratios_for_flops(sensitivities: Sensitivities, target: float,
                      pruned_flops_of: Callable[[dict[str, float]], float],
-                     adjust: Callable[[dict[str, float]], dict[str, float]] = dict) -> tuple[dict[str, float], float, float]:
-    """Bisect the loss threshold until the pruned FLOPs fraction matches `target` (PaddleSlim's
-    `sensitive_prune`); stops when the FLOPs figure repeats. Returns (ratios, pruned fraction, threshold)."""
+                     adjust: Callable[[dict[str, float]], dict[str, float]] = dict,
+                     max_threshold: float = 1.0) -> tuple[dict[str, float], float, float]:
+    """Bisect the loss threshold in [0, max_threshold] (1, or an early-stop cap) until the pruned FLOPs
+    fraction matches `target` (PaddleSlim's `sensitive_prune`); stops when the FLOPs figure repeats.
+    Returns (ratios, pruned fraction, threshold)."""
     check_flops(target)
-    low, high, seen = 0.0, 1.0, set()
+    low, high, seen = 0.0, max_threshold, set()
     best = ({}, 0.0, 0.0)
     for _ in range(60):
         threshold = (low + high) / 2

@@ -3,8 +3,15 @@
 The file is plain JSON (never pickle), written atomically after every evaluation so an interrupted run
 resumes where it stopped:
     {"format", "task", "arch", "fingerprint", "metric", "baseline", "criterion", "ratios",
-     "sensitivities": {layer: {"0.1": loss, ...}}, "evaluations", "seconds_per_evaluation"}
+     "sensitivities": {layer: {"0.1": loss, ...}}, "evaluations", "seconds_per_evaluation",
+     "stop_loss", "capped": {layer: [ratio keys]}, "subset", "shard": [i, n] | null, "all_layers"}
 loss = (baseline - pruned) / (baseline + 1e-3), PaddleSlim's dygraph formula.
+
+Early stop: with `stop_loss`, once a layer's loss reaches it the layer's larger ratios are not evaluated;
+they are recorded as the cap ("at least the cap") and listed in `capped`. For a loss threshold below the
+cap the pruning ratios equal a full analysis's, except where a noisy curve would dip back under the
+threshold after passing the cap: there early stop keeps the smaller, safer ratio.
+Shards: `shard` [i, n] measures every n-th layer from the i-th; `merge` joins complete shards.
 """
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ from slimpipe.progress import Progress, log
 FORMAT = "slimpipe.sensitivities/1"
 DEFAULT_RATIOS = tuple(round(0.1 * i, 2) for i in range(1, 10))
 EPS = 1e-3
+# What must agree for a file to be resumed, or for shards to be merged: the same analysis of the same model.
+RUN_KEYS = ("task", "arch", "fingerprint", "metric", "criterion", "stop_loss", "subset", "shard")
 
 
 def relative_loss(baseline: float, pruned: float) -> float:
@@ -76,16 +85,25 @@ def compute(out: Path, header: dict[str, Any], layers: list[str], ratios: list[f
             baseline: float, evaluate_pruned: Callable[[str, float], float],
             on_save: Callable[[Path, bool], None] | None = None) -> dict[str, Any]:
     """Fill in every missing (layer, ratio) pair of `out`, saving after each (and calling
-    `on_save(out, final)`, e.g. to checkpoint it elsewhere); returns the file's data."""
+    `on_save(out, final)`, e.g. to checkpoint it elsewhere); returns the file's data. `header["stop_loss"]`
+    (or None) stops a layer early."""
     on_save = on_save or (lambda path, final: None)
     data = _start_or_resume(out, header, ratios, baseline)
-    todo = [(layer, r) for layer in layers for r in ratios
+    cap = data.get("stop_loss")
+    todo = [(layer, r) for layer in layers for r in sorted(ratios)
             if ratio_key(r) not in data["sensitivities"].get(layer, {})]
-    log("sensitivity", f"{len(layers)} layers x {len(ratios)} ratios: {len(todo)} evaluations to run, "
-                       f"{len(layers) * len(ratios) - len(todo)} already in {out}")
+    log("sensitivity", f"{len(layers)} layers x {len(ratios)} ratios: {len(todo)} evaluations at most, "
+                       f"{len(layers) * len(ratios) - len(todo)} already in {out}"
+                       + (f"; a layer stops at loss {cap}" if cap is not None else ""))
     progress = Progress("sensitivity", len(todo))
     spent = data.get("seconds_evaluating", 0.0)
     for layer, ratio in todo:
+        if cap is not None and _reached(data, layer, ratio, cap):
+            data["sensitivities"].setdefault(layer, {})[ratio_key(ratio)] = cap
+            data.setdefault("capped", {}).setdefault(layer, []).append(ratio_key(ratio))
+            atomic.write_json(out, data)
+            progress.update(extra=f"{layer} @ {ratio:.2f}: skipped (loss >= {cap} at a smaller ratio)")
+            continue
         start = time.perf_counter()
         loss = relative_loss(baseline, evaluate_pruned(layer, ratio))
         spent += time.perf_counter() - start
@@ -102,19 +120,38 @@ def compute(out: Path, header: dict[str, Any], layers: list[str], ratios: list[f
     return data
 
 
+def _reached(data: dict[str, Any], layer: str, ratio: float, cap: float) -> bool:
+    """Whether a measured (not capped) loss of `layer` at a smaller ratio has reached `cap`."""
+    capped = set(data.get("capped", {}).get(layer, []))
+    return any(float(r) < ratio and v >= cap and r not in capped
+               for r, v in data["sensitivities"].get(layer, {}).items())
+
+
+def check_threshold(data: dict[str, Any], path: Path, threshold: float) -> None:
+    """A loss threshold at or above an early-stop cap cannot be answered from capped measurements."""
+    cap = data.get("stop_loss")
+    if cap is not None and threshold >= cap:
+        raise fail(f"{path}: measured with early stop at loss {cap}; a threshold of {threshold} needs the "
+                   f"losses at and above it (re-run the analysis with --stop-loss > {threshold}, or without it)")
+
+
 def require_complete(data: dict[str, Any], path: Path) -> None:
     """Stages that consume sensitivities refuse a file whose analysis has not finished."""
     if not data.get("complete"):
         raise fail(f"{path}: the sensitivity analysis in this file is incomplete; re-run "
                    f"`slimpipe sensitivity` with the same --out to finish it")
+    if data.get("shard"):
+        i, n = data["shard"]
+        raise fail(f"{path}: this is shard {i}/{n} of the analysis; join the shards with "
+                   f"`slimpipe merge-sensitivities` first")
 
 
 def _start_or_resume(out: Path, header: dict[str, Any], ratios: list[float], baseline: float) -> dict[str, Any]:
     if out.exists():
         data = read(out)
         data.pop("table")
-        for key in ("task", "arch", "fingerprint", "metric", "criterion"):
-            if data.get(key) != header[key]:
+        for key in RUN_KEYS:
+            if data.get(key) != header.get(key):
                 raise fail(f"{out}: cannot resume: its {key} is {data.get(key)!r}, this run's is {header[key]!r}")
         if abs(float(data["baseline"]) - baseline) > 1e-6:
             raise fail(f"{out}: cannot resume: it was measured on other weights "
@@ -123,6 +160,40 @@ def _start_or_resume(out: Path, header: dict[str, Any], ratios: list[float], bas
         data["complete"] = False
         return data
     data = dict(header, format=FORMAT, baseline=baseline, ratios=list(ratios), complete=False, sensitivities={},
-                evaluations=0, seconds_evaluating=0.0, seconds_per_evaluation=None)
+                capped={}, evaluations=0, seconds_evaluating=0.0, seconds_per_evaluation=None)
     atomic.write_json(out, data)
     return data
+
+
+def merge(parts: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """One unsharded analysis from complete shard files [(path, data)]; refuses shards of different models,
+    metrics, baselines or settings, and a set of shards that is incomplete or repeats one."""
+    first_path, first = parts[0]
+    for path, data in parts:
+        require_complete({**data, "shard": None}, path)
+        if not data.get("shard"):
+            raise fail(f"{path}: not a shard (no `shard` field); only shard files are merged")
+        for key in RUN_KEYS[:-1] + ("ratios",):
+            if data.get(key) != first.get(key):
+                raise fail(f"{path}: its {key} is {data.get(key)!r}, {first_path} has {first.get(key)!r}; "
+                           f"shards of different analyses cannot be merged")
+        if abs(float(data["baseline"]) - float(first["baseline"])) > 1e-6:
+            raise fail(f"{path}: baseline {data['baseline']} differs from {first_path}'s {first['baseline']}: "
+                       f"measured on other weights or data")
+    count = first["shard"][1]
+    seen = sorted(data["shard"][0] for _, data in parts)
+    if any(data["shard"][1] != count for _, data in parts) or seen != list(range(count)):
+        raise fail(f"shards {seen} of {count}: need each of 0..{count - 1} exactly once")
+    merged = {k: v for k, v in first.items() if k not in ("table", "sensitivities", "capped", "layers")}
+    merged.update(shard=None, layers=dict(first["all_layers"]), sensitivities={}, capped={},
+                  evaluations=sum(d["evaluations"] for _, d in parts),
+                  seconds_evaluating=sum(d.get("seconds_evaluating", 0.0) for _, d in parts))
+    for _, data in parts:
+        merged["sensitivities"].update(data["sensitivities"])
+        merged["capped"].update(data.get("capped", {}))
+    missing = sorted(set(first["all_layers"]) - set(merged["sensitivities"]))
+    if missing:
+        raise fail(f"merged shards lack layer {missing[0]!r} ({len(missing)} missing)")
+    merged["sensitivities"] = {k: merged["sensitivities"][k] for k in first["all_layers"]}
+    merged["seconds_per_evaluation"] = merged["seconds_evaluating"] / max(merged["evaluations"], 1)
+    return merged

@@ -18,7 +18,7 @@ from slimpipe.training import TrainSettings, fit
 
 def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape: list[int],
                   eval_metric_loss: float | None, pruned_flops: float | None,
-                  align: int | None, base_flops: int) -> dict[str, float]:
+                  align: int | None, base_flops: int, max_threshold: float = 1.0) -> dict[str, float]:
     """Per-layer ratios from a loss threshold, or the threshold that meets a FLOPs target
     (`rules.check_target` has been called)."""
 
@@ -32,7 +32,8 @@ def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape
         with pruner.pruned(ratios):
             return 1.0 - model_stats(pruner.model, input_shape)["flops"] / base_flops
 
-    ratios, achieved, threshold = rules.ratios_for_flops(table, pruned_flops, pruned_flops_of, adjust)
+    ratios, achieved, threshold = rules.ratios_for_flops(table, pruned_flops, pruned_flops_of, adjust,
+                                                         max_threshold)
     log("prune-train", f"pruned_flops target {pruned_flops:.3f}: threshold {threshold:.4f} "
                        f"gives {achieved:.3f}")
     if abs(achieved - pruned_flops) > 0.05:
@@ -54,6 +55,8 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
         raise fail(f"{model}: this model is already pruned; prune the unpruned model instead")
     data = sens.read(sensitivities)
     sens.require_complete(data, Path(sensitivities))
+    if eval_metric_loss is not None:
+        sens.check_threshold(data, Path(sensitivities), eval_metric_loss)
     pruner = ChannelPruner(net, info.input_shape(), data["criterion"])
     sens.check_matches(data, Path(sensitivities), info.arch, pruner.fingerprint(), pruner.layers)
     task = get_task(info.task)
@@ -62,7 +65,8 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
 
     shape = info.input_shape()
     before = model_stats(net, shape)
-    ratios = choose_ratios(pruner, data["table"], shape, eval_metric_loss, pruned_flops, align, before["flops"])
+    ratios = choose_ratios(pruner, data["table"], shape, eval_metric_loss, pruned_flops, align, before["flops"],
+                           data.get("stop_loss") or 1.0)
     pruner.prune(ratios)
     after = model_stats(net, shape)
     untrained = evaluate(dygraph_forward(net), task, val_split)[task.metric_name]

@@ -4,8 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from slimpipe import modeldir
+from slimpipe import atomic, modeldir
 from slimpipe.checkpoint import Checkpoint
+from slimpipe.data.subset import balanced_indices
+from slimpipe.errors import fail
 from slimpipe.evaluation import evaluate
 from slimpipe.progress import log
 from slimpipe.pruning import sensitivity as sens
@@ -17,21 +19,32 @@ from slimpipe.tasks import get_task
 
 def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criterion: str = "l1_norm",
                 ratios: Sequence[float] = sens.DEFAULT_RATIOS, threads: int = 2,
-                checkpoint: str | None = None) -> dict[str, Any]:
-    """Measure every prunable layer at every ratio; resumes from `out` if it holds a partial run, or from
-    `checkpoint` (an object-store URI or a path) where `out` does not exist yet."""
+                checkpoint: str | None = None, shard: tuple[int, int] | None = None,
+                stop_loss: float | None = None, subset: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """Measure every prunable layer (or shard (i, n)'s share of them) at every ratio; resumes from `out` if
+    it holds a partial run, or from `checkpoint` (an object-store URI or a path) where `out` does not exist
+    yet. `stop_loss` stops a layer early; `subset` measures on that many val images (seeded, balanced)."""
+    check_shard(shard)
+    if stop_loss is not None and stop_loss <= 0:
+        raise fail(f"stop loss {stop_loss}: must be > 0")
+    if checkpoint and shard:
+        checkpoint = shard_checkpoint(checkpoint, shard)
     keeper = Checkpoint(checkpoint) if checkpoint else None
     if keeper:
         keeper.restore(Path(out))
     net, info = modeldir.load(model)
     task = get_task(info.task)
     val = load_split_for(info, dataset, "val")
+    if subset:
+        val = val.subset(balanced_indices(task.strata(val), subset, seed))
     pruner = ChannelPruner(net, info.input_shape(), criterion)
-    layers = pruner.verified_layers(info.input_shape())
+    every = pruner.verified_layers(info.input_shape())
+    layers = every[shard[0]::shard[1]] if shard else every
     evaluator = MaskedEvaluator(net, task.input_shapes(info.input_size), threads=threads)
     baseline = float(evaluate(evaluator.predictor(), task, val)[task.metric_name])
     log("sensitivity", f"baseline {task.metric_name} {baseline:.4f} on {len(val)} val images "
-                       f"({len(layers)} prunable layers, criterion {criterion})")
+                       f"({len(layers)} prunable layers{f' of {len(every)}, shard {shard[0]}/{shard[1]}' if shard else ''}, "
+                       f"criterion {criterion})")
 
     def evaluate_pruned(layer: str, ratio: float) -> float:
         with pruner.masked(layer, ratio) as changed:
@@ -40,6 +53,50 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
 
     header = {"task": info.task, "arch": info.arch, "fingerprint": pruner.fingerprint(),
               "metric": task.metric_name, "criterion": criterion,
-              "layers": {layer: pruner.channels[layer] for layer in layers}}
+              "layers": {layer: pruner.channels[layer] for layer in layers},
+              "all_layers": {layer: pruner.channels[layer] for layer in every},
+              "shard": list(shard) if shard else None, "stop_loss": stop_loss,
+              "subset": {"images": len(val), "seed": seed} if subset else None}
     on_save = (lambda path, final: keeper.save(path, force=final)) if keeper else None
     return sens.compute(Path(out), header, layers, list(ratios), baseline, evaluate_pruned, on_save)
+
+
+def check_shard(shard: tuple[int, int] | None) -> None:
+    if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise fail(f"shard {shard[0]}/{shard[1]}: expected i/n with 0 <= i < n")
+
+
+def shard_names(count: int) -> list[str]:
+    """["0/n", ..., "n-1/n"]: the shards of an analysis split `count` ways."""
+    if count < 1:
+        raise fail(f"shard count {count}: must be at least 1")
+    return [f"{i}/{count}" for i in range(count)]
+
+
+def shard_checkpoint(checkpoint: str, shard: tuple[int, int]) -> str:
+    """Each shard checkpoints to its own object: `x.json` -> `x.shard-0-of-2.json`."""
+    stem, dot, ext = checkpoint.rpartition(".")
+    suffix = f"shard-{shard[0]}-of-{shard[1]}"
+    return f"{stem}.{suffix}.{ext}" if dot and "/" not in ext else f"{checkpoint}.{suffix}"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`1/4` -> (1, 4)."""
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise fail(f"shard {text!r}: expected i/n, e.g. 0/2") from None
+    check_shard((i, n))
+    return i, n
+
+
+def merge_sensitivities(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
+    """Join complete shard files into the unsharded analysis, written atomically to `out`."""
+    if not shards:
+        raise fail("no shard files given")
+    parts = [(Path(p), sens.read(p)) for p in shards]
+    merged = sens.merge(parts)
+    atomic.write_json(out, merged)
+    log("merge", f"{len(parts)} shards -> {out}: {len(merged['sensitivities'])} layers, "
+                 f"{merged['evaluations']} evaluations, {merged['seconds_per_evaluation']:.3f} s each")
+    return merged

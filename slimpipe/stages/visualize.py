@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from slimpipe import atomic, modeldir
-from slimpipe.analysis.curve import describe, pruning_curve
+from slimpipe.analysis.curve import THRESHOLDS, describe, pruning_curve
 from slimpipe.analysis.plots import plot_curve, plot_layers
 from slimpipe.progress import log
 from slimpipe.pruning import sensitivity as sens
@@ -22,13 +22,15 @@ def visualize(model: str | Path, sensitivities: str | Path, out: str | Path) -> 
     sens.require_complete(data, Path(sensitivities))
     pruner = ChannelPruner(net, info.input_shape(), data["criterion"])
     sens.check_matches(data, Path(sensitivities), info.arch, pruner.fingerprint(), pruner.layers)
-    points = pruning_curve(pruner, data["table"], info.input_shape())
+    cap = data.get("stop_loss")
+    thresholds = tuple(t for t in THRESHOLDS if cap is None or t < cap)  # from the cap up: not measured
+    points = pruning_curve(pruner, data["table"], info.input_shape(), thresholds)
     summary = describe(points)
     result = {"arch": info.arch, "metric": data["metric"], "baseline": data["baseline"],
               "curve": points, "summary": summary}
     with atomic.output_dir(out) as tmp:
         plot_curve(points, f"{info.arch} ({info.task}) sensitivity", tmp / "sensitivities.png")
-        plot_layers(data["table"], data["metric"], tmp / "layers.png")
+        plot_layers(data["table"], data["metric"], tmp / "layers.png", data.get("capped"), cap)
         atomic.write_json(tmp / "curve.json", result)
         atomic.write_text(tmp / "index.html", render_html(result, tmp / "sensitivities.png"))
     for line in summary:

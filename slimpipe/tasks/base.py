@@ -61,6 +61,10 @@ class Task(abc.ABC):
     def score(self, outputs: list[np.ndarray], split: Split) -> dict[str, Any]:
         """Metrics over a whole split from per-batch outputs; `metric_name` is the primary one."""
 
+    @abc.abstractmethod
+    def strata(self, split: Split) -> np.ndarray:
+        """One class key per sample, for class-balanced subsets (slimpipe.data.subset)."""
+
     def augment(self, batch: Split, rng: np.random.Generator) -> Split:
         """Training-time augmentation of a batch (images and targets together); none by default."""
         return batch

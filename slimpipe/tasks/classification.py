@@ -20,6 +20,9 @@ class ClassificationTask(Task):
     def read_classes(self, root: Path) -> list[str]:
         return listfile.read_labels(root)
 
+    def strata(self, split: Split) -> np.ndarray:
+        return np.asarray(split.targets)
+
     def load_split(self, root: Path, split: str, input_size: tuple[int, int], classes: list[str]) -> Split:
         entries = listfile.read_list(root, split, n_fields=2)
         labels = np.empty(len(entries), dtype=np.int64)

@@ -10,7 +10,6 @@ import numpy as np
 
 from slimpipe.data import images, listfile
 from slimpipe.data.voc import Annotation, read_voc
-from slimpipe.progress import Progress
 from slimpipe.tasks.base import Split, Task
 from slimpipe.tasks.voc_map import voc_map
 
@@ -27,18 +26,14 @@ class DetectionTask(Task):
         return listfile.read_labels(root)
 
     def load_split(self, root: Path, split: str, input_size: tuple[int, int], classes: list[str]) -> Split:
-        entries = listfile.read_list(root, split, n_fields=2)
-        batch = np.empty((len(entries), input_size[0], input_size[1], 3), dtype=np.uint8)
-        targets = []
-        progress = Progress(f"load {split}", len(entries), every=5.0)
-        for i, entry in enumerate(entries):
-            image_path = listfile.resolve(root, entry, entry.fields[0])
-            xml_path = listfile.resolve(root, entry, entry.fields[1])
-            annotation = read_voc(xml_path, classes, f"{entry.where()}: {entry.fields[1]}")
-            batch[i] = images.load_rgb(image_path, input_size, entry.where())
-            targets.append(annotation)
-            progress.update()
-        return Split(batch, targets, [e.fields[0] for e in entries])
+        pairs = listfile.read_pairs(root, split)
+        targets = [read_voc(p.label, classes, f"{p.entry.where()}: {p.entry.fields[1]}") for p in pairs]
+        batch = images.load_batch([p.image for p in pairs], input_size, [p.entry.where() for p in pairs], split)
+        return Split(batch, targets, [p.entry.fields[0] for p in pairs])
+
+    def strata(self, split: Split) -> np.ndarray:
+        """The most frequent class among each image's objects (-1 for an image without objects)."""
+        return np.array([np.bincount(t.labels).argmax() if len(t.labels) else -1 for t in split.targets])
 
     def write_sample(self, out: Path, seed: int = 0) -> None:
         from slimpipe.data.shapes import write_shapes_sample

@@ -10,7 +10,6 @@ from PIL import Image, UnidentifiedImageError
 
 from slimpipe.data import images, listfile
 from slimpipe.errors import fail
-from slimpipe.progress import Progress
 from slimpipe.tasks.base import Split, Task
 
 IGNORE = 255
@@ -26,17 +25,15 @@ class SegmentationTask(Task):
         return listfile.read_labels(root)
 
     def load_split(self, root: Path, split: str, input_size: tuple[int, int], classes: list[str]) -> Split:
-        entries = listfile.read_list(root, split, n_fields=2)
-        batch = np.empty((len(entries), input_size[0], input_size[1], 3), dtype=np.uint8)
-        labels = np.empty((len(entries), input_size[0], input_size[1]), dtype=np.int64)
-        progress = Progress(f"load {split}", len(entries), every=5.0)
-        for i, entry in enumerate(entries):
-            image_path = listfile.resolve(root, entry, entry.fields[0])
-            label_path = listfile.resolve(root, entry, entry.fields[1])
-            batch[i] = images.load_rgb(image_path, input_size, entry.where())
-            labels[i] = _load_label(label_path, image_path, input_size, len(classes), entry)
-            progress.update()
-        return Split(batch, labels, [e.fields[0] for e in entries])
+        pairs = listfile.read_pairs(root, split)
+        batch = images.load_batch([p.image for p in pairs], input_size, [p.entry.where() for p in pairs], split)
+        labels = np.stack([_load_label(p.label, p.image, input_size, len(classes), p.entry) for p in pairs])
+        return Split(batch, labels, [p.entry.fields[0] for p in pairs])
+
+    def strata(self, split: Split) -> np.ndarray:
+        """The highest class index present in each label (background-only images form their own stratum)."""
+        labels = np.where(split.targets == IGNORE, 0, split.targets)
+        return labels.reshape(len(split), -1).max(axis=1)
 
     def write_sample(self, out: Path, seed: int = 0) -> None:
         from slimpipe.data.fundus import write_fundus_sample

@@ -1,0 +1,29 @@
+"""Sweep select: compare the pruned models of a sweep and pass on the fastest that passes the gate."""
+from typing import List
+
+from kfp import dsl
+from kfp.dsl import Artifact, HTML, Input, Markdown, Model, Output
+
+from components._image import CPU_IMAGE
+
+
+@dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
+def sweep_select(base: Input[Artifact], results: Input[List[Artifact]], models: Input[List[Model]],
+                 pruned_model: Output[Model], result: Output[Artifact], sweep: Output[Markdown],
+                 chart: Output[HTML], max_drop_points: float = 1.0):
+    """results[i] is the CPU benchmark of models[i] (both collected from the sweep's ParallelFor). Writes
+    the table of metric, latency and size per eval_metric_loss, and a chart of metric against latency."""
+    import base64
+    import tempfile
+    from pathlib import Path
+
+    from slimpipe.stages.sweep import sweep_select as run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "sweep.png"
+        outcome = run(base.path, [r.path for r in results], [m.path for m in models], pruned_model.path,
+                      result.path, sweep.path, max_drop_points=max_drop_points, chart=png)
+        image = base64.b64encode(png.read_bytes()).decode()
+    Path(chart.path).write_text(f"<html><body><img src='data:image/png;base64,{image}'>"
+                                f"<pre>{outcome['report']}</pre></body></html>")
+    pruned_model.metadata["eval_metric_loss"] = outcome["eval_metric_loss"]
