@@ -98,6 +98,14 @@ def at_least(value: float, target: float | None) -> tuple[str, bool | None]:
     return ("-", None) if target is None else (f">= {100 * target:.0f}%", value >= target)
 
 
+from slimpipe.stages.report import METRIC_TITLES  # noqa: E402  (after slimpipe's Pillow-first import)
+
+
+# A metric drop only says something about pruning when the base model works: below this the target is
+# reported as not met, whatever the drop.
+MEANINGFUL_BASE = 0.5
+
+
 def pruning_rows(base: dict, pruned: dict, lat: dict, t: Targets, cmd: str) -> list[tuple]:
     """FLOPs, parameters, side-by-side latency and metric rows, judged against `t`."""
     metric = base["metric"]
@@ -110,9 +118,10 @@ def pruning_rows(base: dict, pruned: dict, lat: dict, t: Targets, cmd: str) -> l
         ("CPU latency (MKLDNN off), base -> pruned",
          f"{lat['base_ms']:.2f} ms -> {lat['pruned_ms']:.2f} ms", "-", None, CMD_LAT),
         ("CPU speed-up, same run", f"{lat['speedup']:.2f}x", f">= {t.speedup}x", lat["speedup"] >= t.speedup, CMD_LAT),
-        (f"{metric}, base -> pruned (val, through the predictor)",
+        (f"{METRIC_TITLES.get(metric, metric)}, base -> pruned (val, through the predictor)",
          f"{base['metric_value']:.4f} -> {pruned['metric_value']:.4f} ({-drop:+.2f} points)",
-         f"drop <= {t.max_drop_points:g} point", drop <= t.max_drop_points, cmd),
+         f"drop <= {t.max_drop_points:g} point, from a base >= {MEANINGFUL_BASE}",
+         drop <= t.max_drop_points and base["metric_value"] >= MEANINGFUL_BASE, cmd),
     ]
 
 
