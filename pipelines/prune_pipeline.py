@@ -82,9 +82,9 @@ def prune_pipeline(
     object_store_secret: str = "mlpipeline-minio-artifact",
 ):
     """Empty `arch` is the task's default (mobilenetv2, unet, yolov3_mobilenet_v1), empty `arch_options`
-    and `input_size` 0 the architecture's reference settings. `pruned_flops` > 0 replaces `eval_metric_loss`; `align` 0 keeps PaddleSlim's widths, -1 aligns to 8 when
-    `gpu_benchmark` is on; an empty
-    `publish_to` skips publishing; an empty `sensitivity_checkpoint` keeps the checkpoint in the pod.
+    and `input_size` 0 the architecture's reference settings. `pruned_flops` > 0 replaces
+    `eval_metric_loss`; `align` 0 keeps PaddleSlim's widths, -1 aligns to 8 when `gpu_benchmark` is on;
+    an empty `publish_to` skips publishing; an empty `sensitivity_checkpoint` keeps the checkpoint in the pod.
     The analysis runs as `sensitivity_shards` parallel pods whose results are merged; a stop loss > 0
     ends a layer early, a subset > 0 measures on that many val images (seeded, class-balanced).
     `sweep_losses` (e.g. "0.02,0.05,0.1") prunes and benchmarks at each value in parallel instead of

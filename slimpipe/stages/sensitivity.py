@@ -43,7 +43,7 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
     evaluator = MaskedEvaluator(net, task.input_shapes(info.input_size), threads=threads)
     baseline = float(evaluate(evaluator.predictor(), task, val)[task.metric_name])
     log("sensitivity", f"baseline {task.metric_name} {baseline:.4f} on {len(val)} val images "
-                       f"({len(layers)} prunable layers{f' of {len(every)}, shard {shard[0]}/{shard[1]}' if shard else ''}, "
+                       f"({len(layers)} prunable layers{_shard_text(shard, len(every))}, "
                        f"criterion {criterion})")
 
     def evaluate_pruned(layer: str, ratio: float) -> float:
@@ -59,6 +59,10 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
               "subset": {"images": len(val), "seed": seed} if subset else None}
     on_save = (lambda path, final: keeper.save(path, force=final)) if keeper else None
     return sens.compute(Path(out), header, layers, list(ratios), baseline, evaluate_pruned, on_save)
+
+
+def _shard_text(shard: tuple[int, int] | None, total: int) -> str:
+    return f" of {total}, shard {shard[0]}/{shard[1]}" if shard else ""
 
 
 def check_shard(shard: tuple[int, int] | None) -> None:
