@@ -86,17 +86,21 @@ def load(model_dir: str | Path):
     return model, info
 
 
-def save(out: str | Path, model, info: ModelInfo) -> Path:
-    """Write the whole directory aside and move it into place only when complete."""
+def export(model, prefix: str | Path, input_shapes: dict[str, list[int]]) -> None:
+    """paddle.jit.save with one input per name (shapes less the batch axis, from Task.input_shapes)."""
     import paddle
     from paddle.static import InputSpec
 
+    spec = [InputSpec([None, *shape], "float32", name) for name, shape in input_shapes.items()]
+    paddle.jit.save(model, str(prefix), input_spec=spec)
+
+
+def save(out: str | Path, model, info: ModelInfo) -> Path:
+    """Write the whole directory aside and move it into place only when complete."""
     model.eval()
     with atomic.output_dir(out) as tmp:
         np.savez(tmp / "weights.npz", **{k: v.numpy() for k, v in model.state_dict().items()})
-        shapes = get_task(info.task).input_shapes(info.input_size)
-        spec = [InputSpec([None, *shape], "float32", name) for name, shape in shapes.items()]
-        paddle.jit.save(model, str(tmp / INFERENCE_PREFIX), input_spec=spec)
+        export(model, tmp / INFERENCE_PREFIX, get_task(info.task).input_shapes(info.input_size))
         info.stats["param_file_bytes"] = (tmp / f"{INFERENCE_PREFIX}.pdiparams").stat().st_size
         atomic.write_json(tmp / "model.json", asdict(info))
     return Path(out)

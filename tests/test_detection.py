@@ -30,9 +30,12 @@ def load(root, split="train"):
     return TASK.load_split(root, split, (32, 32), TASK.read_classes(root))
 
 
-def edit_xml(root, old, new):
+def edit_xml(root, pattern, new):
+    """Replace the first match of `pattern` in the first annotation."""
+    import re
+
     path = root / "Annotations/0000.xml"
-    path.write_text(path.read_text().replace(old, new, 1))
+    path.write_text(re.sub(pattern, new, path.read_text(), count=1))
 
 
 def test_sample_loads_with_boxes_of_known_classes_inside_the_image(shapes):
@@ -50,20 +53,14 @@ def test_malformed_xml(shapes_copy):
 
 
 def test_box_outside_the_image(shapes_copy):
-    import re
-
-    path = shapes_copy / "Annotations/0000.xml"
-    path.write_text(re.sub(r"<xmax>\d+</xmax>", "<xmax>90</xmax>", path.read_text(), count=1))
+    edit_xml(shapes_copy, r"<xmax>\d+</xmax>", "<xmax>90</xmax>")
     with pytest.raises(SlimpipeError, match=r"train_list.txt:1: Annotations/0000.xml: object 1 \(\w+\) box "
                                             r"\[\d+, \d+, 90, \d+\] is empty or lies outside the 64x64 image"):
         load(shapes_copy)
 
 
 def test_unknown_class_name(shapes_copy):
-    import re
-
-    path = shapes_copy / "Annotations/0000.xml"
-    path.write_text(re.sub(r"<name>\w+</name>", "<name>hexagon</name>", path.read_text(), count=1))
+    edit_xml(shapes_copy, r"<name>\w+</name>", "<name>hexagon</name>")
     with pytest.raises(SlimpipeError, match=r"Annotations/0000.xml: object 1 has class 'hexagon', which is not in "
                                             r"labels.txt \(disc, square, triangle\)"):
         load(shapes_copy)

@@ -41,14 +41,12 @@ class MaskedEvaluator:
 
     def __init__(self, model, input_shapes: dict[str, list[int]], threads: int = 2):
         """`input_shapes`: the exported inputs by name, shapes less the batch axis (Task.input_shapes)."""
-        import paddle
-        from paddle.static import InputSpec
+        from slimpipe.modeldir import export
 
         tensors = list(model.parameters()) + list(model.buffers())
         shapes = {t.name: tuple(t.shape) for t in tensors if t.persistable}
         with tempfile.TemporaryDirectory(prefix="slimpipe-masked-") as tmp:
-            spec = [InputSpec([None, *shape], "float32", name) for name, shape in input_shapes.items()]
-            paddle.jit.save(model, f"{tmp}/model", input_spec=spec)
+            export(model, f"{tmp}/model", input_shapes)
             self._program = Path(f"{tmp}/model.pdmodel").read_bytes()
             self._params = Path(f"{tmp}/model.pdiparams").read_bytes()
         self._index = index_params(self._params, shapes)

@@ -19,11 +19,16 @@ from slimpipe.stages.report import comparison, read_benchmark
 POINTER = "latest.json"
 
 
-def gate(base_result: Path, pruned_result: Path, max_drop_points: float) -> dict[str, Any]:
-    """The quality gate: the pruned model's metric may drop by at most `max_drop_points` points."""
-    figures = comparison(read_benchmark(base_result), read_benchmark(pruned_result))
+def judge(base: dict[str, Any], pruned: dict[str, Any], max_drop_points: float) -> dict[str, Any]:
+    """The quality gate on two benchmark results: the metric may drop by at most `max_drop_points` points."""
+    figures = comparison(base, pruned)
     passed = figures["metric_drop_points"] <= max_drop_points
     return {"passed": passed, "max_drop_points": max_drop_points, "figures": figures}
+
+
+def gate(base_result: Path, pruned_result: Path, max_drop_points: float) -> dict[str, Any]:
+    """The quality gate on two benchmark result files."""
+    return judge(read_benchmark(base_result), read_benchmark(pruned_result), max_drop_points)
 
 
 def publish(dest: str, run_id: str, files: dict[str, Path], base_result: Path, pruned_result: Path,

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from slimpipe import atomic
 from slimpipe.errors import fail
 from slimpipe.progress import log
-from slimpipe.stages.publish import gate
+from slimpipe.stages.publish import judge
 from slimpipe.stages.report import METRIC_TITLES, read_benchmark, size_text
 
 HEADER = ("| eval_metric_loss | parameters pruned | FLOPs pruned | parameter file | CPU latency | {metric} "
@@ -27,12 +27,13 @@ def parse_losses(text: str) -> list[float]:
     return values
 
 
-def choose(base: Path, results: Sequence[Path], max_drop_points: float) -> tuple[int, list[dict[str, Any]]]:
+def choose(base: dict[str, Any], results: Sequence[Path], max_drop_points: float) -> tuple[int, list[dict[str, Any]]]:
     """Index of the fastest result that passes the gate (or, if none does, the smallest drop), and a row
     of figures per result."""
     rows = []
     for path in results:
-        data, verdict = read_benchmark(path), gate(base, path, max_drop_points)
+        data = read_benchmark(path)
+        verdict = judge(base, data, max_drop_points)
         rows.append({"path": path, "data": data, "passed": verdict["passed"], **verdict["figures"],
                      "eval_metric_loss": (data.get("pruning") or {}).get("eval_metric_loss")})
     passing = [i for i, r in enumerate(rows) if r["passed"]]
@@ -64,8 +65,8 @@ def sweep_select(base: str | Path, results: Sequence[str | Path], models: Sequen
     result to the outputs and write the sweep table (and, with `chart`, metric against latency)."""
     if not results or len(results) != len(models):
         raise fail(f"sweep: {len(results)} benchmark results for {len(models)} models")
-    chosen, rows = choose(Path(base), [Path(r) for r in results], max_drop_points)
     base_data = read_benchmark(base)
+    chosen, rows = choose(base_data, [Path(r) for r in results], max_drop_points)
     text = render(base_data, rows, chosen, max_drop_points)
     with atomic.output_dir(out_model) as tmp:
         shutil.copytree(models[chosen], tmp, dirs_exist_ok=True)

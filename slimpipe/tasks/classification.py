@@ -8,7 +8,6 @@ import numpy as np
 
 from slimpipe.data import images, listfile
 from slimpipe.errors import fail
-from slimpipe.progress import Progress
 from slimpipe.tasks.base import Split, Task
 
 
@@ -29,11 +28,7 @@ class ClassificationTask(Task):
         for i, entry in enumerate(entries):
             labels[i] = _class_index(entry, len(classes))
         paths = [listfile.resolve(root, e, e.fields[0]) for e in entries]
-        progress = Progress(f"load {split}", len(entries), every=5.0)
-        batch = np.empty((len(entries), input_size[0], input_size[1], 3), dtype=np.uint8)
-        for i, (entry, path) in enumerate(zip(entries, paths)):
-            batch[i] = images.load_rgb(path, input_size, entry.where())
-            progress.update()
+        batch = images.load_batch(paths, input_size, [e.where() for e in entries], split)
         return Split(batch, labels, [e.fields[0] for e in entries])
 
     def write_sample(self, out: Path, seed: int = 0) -> None:
