@@ -109,6 +109,7 @@ def test_yolov3_trains_prunes_and_exports_with_its_three_inputs(shapes, tmp_path
     assert info.arch == "yolov3_mobilenet_v1" and 0.0 <= info.metrics["map"] <= 1.0
     data = sensitivity(tmp_path / "m", shapes, tmp_path / "s.json", ratios=[0.5])
     assert data["metric"] == "map" and all(name.startswith("neck.") for name in data["sensitivities"])
+    assert data["in_place_evaluation"]
     pruned = prune_train(tmp_path / "m", shapes, tmp_path / "s.json", tmp_path / "p", eval_metric_loss=0.9, epochs=1)
     assert pruned.stats["params"] < info.stats["params"]
     program = paddle.jit.load(str(tmp_path / "p/inference/model"))

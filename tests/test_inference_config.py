@@ -178,3 +178,13 @@ def test_real_tensorrt_benchmark(tiny_model, tiny_dataset, tmp_path):
 
     result = benchmark(tiny_model, tiny_dataset, tmp_path / "b.json", device="gpu", trt=True, warmup=2, repeats=5)
     assert result["measured"] and result["latency_ms"]["mean"] > 0
+
+
+def test_deleted_passes_are_left_out_of_the_pass_list():
+    import paddle.inference as pi
+
+    settings = PredictorSettings(mkldnn=True, deleted_passes=("conv_bn_fuse_pass", "constant_folding_pass"))
+    config = pi.Config("model.pdmodel", "model.pdiparams")  # the files are read only when a predictor is made
+    passes = apply_settings(config, settings).pass_builder().all_passes()
+    assert "conv_bn_fuse_pass" not in passes and "constant_folding_pass" not in passes
+    assert "conv_activation_mkldnn_fuse_pass" in passes

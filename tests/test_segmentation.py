@@ -75,8 +75,10 @@ def test_unet_masked_evaluation_matches_structural_pruning():
     pruner = ChannelPruner(model, shape)
     layer = pruner.layers[1]
     x = np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32)
-    with pruner.masked(layer, 0.5) as changed:
-        masked = MaskedEvaluator(model, {"image": shape[1:]}).predictor(changed)([x])
+    evaluator = MaskedEvaluator(model, {"image": shape[1:]}, [x])
+    with pruner.masked(layer, 0.5) as changed, evaluator.predictor(changed) as predictor:
+        masked = predictor([x])
+    assert evaluator.in_place
     pruner.prune({layer: 0.5})
     assert masked == pytest.approx(dygraph_forward(model)([x]), abs=1e-4)
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from slimpipe import modeldir
@@ -14,22 +15,50 @@ from slimpipe.stages.common import load_split_for
 from slimpipe.tasks import get_task
 
 
+def masked_and_structural(net, info, val, layer, ratio, **kwargs):
+    """Outputs and metric of the masked evaluator, then of the structurally pruned model."""
+    task = get_task(info.task)
+    feeds = task.feeds(val, list(range(len(val))))
+    pruner = ChannelPruner(net, info.input_shape())
+    evaluator = MaskedEvaluator(net, {"image": info.input_shape()[1:]}, feeds, **kwargs)
+    with pruner.masked(layer, ratio) as changed, evaluator.predictor(changed) as predictor:
+        masked = (predictor(feeds), evaluate(predictor, task, val))
+    pruner.prune({layer: ratio})
+    return evaluator, masked, (dygraph_forward(net)(feeds), evaluate(dygraph_forward(net), task, val))
+
+
 @pytest.mark.parametrize("layer_index,ratio", [(0, 0.5), (3, 0.3), (-1, 0.7)])
 def test_masked_predictor_matches_structural_pruning(tiny_model, tiny_dataset, layer_index, ratio):
     net, info = modeldir.load(tiny_model)
     val = load_split_for(info, tiny_dataset, "val")
-    task = get_task(info.task)
-    pruner = ChannelPruner(net, info.input_shape())
-    evaluator = MaskedEvaluator(net, {"image": info.input_shape()[1:]})
-    layer = pruner.layers[layer_index]
-    with pruner.masked(layer, ratio) as changed:
-        predictor = evaluator.predictor(changed)
-    masked_out = predictor(task.feeds(val, list(range(len(val)))))
+    layer = ChannelPruner(net, info.input_shape()).layers[layer_index]
+    evaluator, (masked_out, masked_metric), (out, metric) = masked_and_structural(net, info, val, layer, ratio)
+    assert evaluator.in_place
+    assert masked_out == pytest.approx(out, abs=1e-4)
+    assert masked_metric == metric
 
-    pruner.prune({layer: ratio})
-    structural_out = dygraph_forward(net)(task.feeds(val, list(range(len(val)))))
-    assert masked_out == pytest.approx(structural_out, abs=1e-4)
-    assert evaluate(predictor, task, val) == evaluate(dygraph_forward(net), task, val)
+
+def test_a_predictor_that_folds_batch_norm_is_rebuilt_per_evaluation(tiny_model, tiny_dataset):
+    net, info = modeldir.load(tiny_model)
+    val = load_split_for(info, tiny_dataset, "val")
+    layer = ChannelPruner(net, info.input_shape()).layers[2]
+    evaluator, (masked_out, _), (out, _) = masked_and_structural(net, info, val, layer, 0.5, deleted_passes=())
+    assert not evaluator.in_place
+    assert masked_out == pytest.approx(out, abs=1e-4)
+
+
+def test_the_shared_predictor_gets_its_parameters_back(tiny_model, tiny_dataset):
+    net, info = modeldir.load(tiny_model)
+    feeds = get_task(info.task).feeds(load_split_for(info, tiny_dataset, "val"), [0, 1, 2, 3])
+    pruner = ChannelPruner(net, info.input_shape())
+    evaluator = MaskedEvaluator(net, {"image": info.input_shape()[1:]}, feeds)
+    with evaluator.predictor() as predictor:
+        before = predictor(feeds)
+    for layer in pruner.layers[:3]:
+        with pruner.masked(layer, 0.6) as changed, evaluator.predictor(changed) as predictor:
+            assert not np.allclose(predictor(feeds), before)
+    with evaluator.predictor() as predictor:
+        assert np.array_equal(predictor(feeds), before)
 
 
 def test_masking_restores_the_model(tiny_model):

@@ -13,21 +13,28 @@ SUBCOMMANDS = ("sample", "train", "sensitivity", "merge_sensitivities", "visuali
                "sweep_select", "report", "run", "compile", "submit", "schedule")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand with its help line; the arguments of `command` only, when given (`run`, `submit` and
+    `schedule` read them from the pipeline, which imports kfp: a second and a half that a pod running
+    `slimpipe sensitivity` should not pay)."""
     parser = argparse.ArgumentParser(prog="slimpipe", description=__doc__)
     parser.add_argument("--version", action="version", version=f"slimpipe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"slimpipe.cli.{name}")
         cmd = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.HELP)
-        module.add_arguments(cmd)
+        if command in (None, cmd.prog.split()[-1]):
+            module.add_arguments(cmd)
         cmd.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    named = [a for a in argv if not a.startswith("-")][:1]
+    command = named[0] if named and named[0].replace("-", "_") in SUBCOMMANDS else None
+    args = build_parser(command).parse_args(argv)
     try:
         args.handler(args)
     except SlimpipeError as exc:

@@ -4,7 +4,8 @@ The file is plain JSON (never pickle), written atomically after every evaluation
 resumes where it stopped:
     {"format", "task", "arch", "fingerprint", "metric", "baseline", "criterion", "ratios",
      "sensitivities": {layer: {"0.1": loss, ...}}, "evaluations", "seconds_per_evaluation",
-     "stop_loss", "capped": {layer: [ratio keys]}, "subset", "shard": [i, n] | null, "all_layers"}
+     "stop_loss", "capped": {layer: [ratio keys]}, "subset", "shard": [i, n] | null, "all_layers",
+     "in_place_evaluation" (whether one predictor served every evaluation, see masked_eval.py)}
 loss = (baseline - pruned) / (baseline + 1e-3), PaddleSlim's dygraph formula.
 
 Early stop: with `stop_loss`, once a layer's loss reaches it the layer's larger ratios are not evaluated;
@@ -187,7 +188,8 @@ def merge(parts: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     merged = {k: v for k, v in first.items() if k not in ("table", "sensitivities", "capped", "layers")}
     merged.update(shard=None, layers=dict(first["all_layers"]), sensitivities={}, capped={},
                   evaluations=sum(d["evaluations"] for _, d in parts),
-                  seconds_evaluating=sum(d.get("seconds_evaluating", 0.0) for _, d in parts))
+                  seconds_evaluating=sum(d.get("seconds_evaluating", 0.0) for _, d in parts),
+                  in_place_evaluation=all(d.get("in_place_evaluation", False) for _, d in parts))
     for _, data in parts:
         merged["sensitivities"].update(data["sensitivities"])
         merged["capped"].update(data.get("capped", {}))

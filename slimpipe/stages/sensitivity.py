@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from slimpipe import atomic, modeldir
 from slimpipe.checkpoint import Checkpoint
 from slimpipe.data.subset import balanced_indices
@@ -15,6 +17,8 @@ from slimpipe.pruning.channels import ChannelPruner
 from slimpipe.pruning.masked_eval import MaskedEvaluator
 from slimpipe.stages.common import load_split_for
 from slimpipe.tasks import get_task
+
+PROBE_IMAGES = 8  # val images on which the masked evaluator proves its in-place parameter overwrite
 
 
 def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criterion: str = "l1_norm",
@@ -40,22 +44,24 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
     pruner = ChannelPruner(net, info.input_shape(), criterion)
     every = pruner.verified_layers(info.input_shape())
     layers = every[shard[0]::shard[1]] if shard else every
-    evaluator = MaskedEvaluator(net, task.input_shapes(info.input_size), threads=threads)
-    baseline = float(evaluate(evaluator.predictor(), task, val)[task.metric_name])
+    probe = task.feeds(val, np.arange(min(PROBE_IMAGES, len(val))))
+    evaluator = MaskedEvaluator(net, task.input_shapes(info.input_size), probe, threads=threads)
+    with evaluator.predictor() as predictor:
+        baseline = float(evaluate(predictor, task, val)[task.metric_name])
     log("sensitivity", f"baseline {task.metric_name} {baseline:.4f} on {len(val)} val images "
                        f"({len(layers)} prunable layers{_shard_text(shard, len(every))}, "
                        f"criterion {criterion})")
 
     def evaluate_pruned(layer: str, ratio: float) -> float:
-        with pruner.masked(layer, ratio) as changed:
-            predictor = evaluator.predictor(changed)
-        return float(evaluate(predictor, task, val)[task.metric_name])
+        with pruner.masked(layer, ratio) as changed, evaluator.predictor(changed) as predictor:
+            return float(evaluate(predictor, task, val)[task.metric_name])
 
     header = {"task": info.task, "arch": info.arch, "fingerprint": pruner.fingerprint(),
               "metric": task.metric_name, "criterion": criterion,
               "layers": {layer: pruner.channels[layer] for layer in layers},
               "all_layers": {layer: pruner.channels[layer] for layer in every},
               "shard": list(shard) if shard else None, "stop_loss": stop_loss,
+              "in_place_evaluation": evaluator.in_place,
               "subset": {"images": len(val), "seed": seed} if subset else None}
     on_save = (lambda path, final: keeper.save(path, force=final)) if keeper else None
     return sens.compute(Path(out), header, layers, list(ratios), baseline, evaluate_pruned, on_save)
