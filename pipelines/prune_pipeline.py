@@ -60,6 +60,7 @@ def prune_pipeline(
     input_size: int = 0,
     epochs: int = 4,
     prune_epochs: int = 3,
+    batch_size: int = 16,
     eval_metric_loss: float = 0.05,
     pruned_flops: float = 0.0,
     criterion: str = "l1_norm",
@@ -95,7 +96,7 @@ def prune_pipeline(
     _resources(_store_access(data, object_store_secret), "1", "2Gi")
 
     trained = train(dataset=data.outputs["dataset"], task=task, arch=arch, arch_options=arch_options,
-                    input_size=input_size, epochs=epochs)
+                    input_size=input_size, epochs=epochs, batch_size=batch_size)
     _resources(trained, "2", "4Gi")
 
     plan = shard_plan(count=sensitivity_shards)
@@ -121,7 +122,7 @@ def prune_pipeline(
         task_ = prune_train(model=trained.outputs["model"], dataset=data.outputs["dataset"],
                             sensitivities=sens.outputs["sensitivities"], eval_metric_loss=loss,
                             pruned_flops=flops, align=align, gpu_serving=gpu_benchmark,
-                            epochs=prune_epochs, learning_rate=0.002)
+                            epochs=prune_epochs, batch_size=batch_size, learning_rate=0.002)
         return _resources(task_, "2", "4Gi")
 
     base = cpu_benchmark(trained.outputs["model"], "base")

@@ -94,3 +94,13 @@ def test_every_step_requests_cpu_and_memory():
     for name, executor in spec["deploymentSpec"]["executors"].items():
         resources = executor["container"].get("resources", {})
         assert resources.get("cpuRequest") and resources.get("memoryRequest"), name
+
+
+def test_the_batch_size_parameter_reaches_training_and_retraining():
+    spec = parsed(ROOT / "pipelines/prune_pipeline.yaml")[0]
+    dags = [spec["root"]["dag"]] + [c["dag"] for c in spec["components"].values() if "dag" in c]
+    bound = [(task["componentRef"]["name"], task["inputs"]["parameters"]["batch_size"]["componentInputParameter"])
+             for dag in dags for task in dag["tasks"].values()
+             if task["componentRef"]["name"] in ("comp-train", "comp-prune-train")]
+    assert {name for name, _ in bound} == {"comp-train", "comp-prune-train"}
+    assert all(source.endswith("batch_size") for _, source in bound)

@@ -28,6 +28,7 @@ HELP = {
     "gpu_node_selector": "node selector of the GPU task, as JSON",
     "gpu_tolerations": "tolerations of the GPU task, as a JSON list",
     "publish_to": "where to publish results: s3://bucket/name or a folder (empty = do not publish)",
+    "batch_size": "training batch size, for training and retraining after pruning",
     "max_drop_points": "quality gate: largest metric drop, in points, that may move latest.json",
     "sensitivity_checkpoint": "object-store URI or path for the sensitivity checkpoint (empty = none)",
     "sensitivity_shards": "run the sensitivity analysis as N parallel shards, then merge them",
