@@ -174,17 +174,26 @@ def staged_section(work: Path, name: str, data: Path, t: Targets, train_kwargs: 
     sensitivity(out / "model", data, out / "sensitivities.json")
     prune_train(out / "model", data, out / "sensitivities.json", out / "pruned", eval_metric_loss=0.05, **prune_kwargs)
     results = [benchmark(out / d, data, out / f"{d}.json") for d in ("model", "pruned")]
+    retrained = retrained_unpruned(out / "model", data, prune_kwargs) if control else None
     cmd = f"python -m bench.run --only {name} ({what}; {time.perf_counter() - start:.0f} s in all)"
     lat = side_by_side(out / "model", out / "pruned", data)
     rows = pruning_rows(*results, lat, t, cmd, judge_metric=not control)
-    if control:
-        rows.append(control_row(out / "model", data, results[1], t, prune_kwargs, cmd))
+    if retrained:
+        rows.append(control_row(*retrained, results[1], t, cmd))
     return [f"## {t.title}", "", *table(rows), ""]
 
 
-def control_row(model: Path, data: Path, pruned: dict, t: Targets, prune_kwargs: dict, cmd: str) -> tuple:
+def control_row(metric: str, epochs: int, control: float, pruned: dict, t: Targets, cmd: str) -> tuple:
+    """The unpruned control against the pruned model: the drop that pruning itself costs."""
+    value = pruned["metric_value"]
+    drop = 100 * (control - value)
+    return (f"{METRIC_TITLES.get(metric, metric)}, unpruned model retrained the same {epochs} epochs -> pruned",
+            f"{control:.4f} -> {value:.4f} ({-drop:+.2f} points)", *_drop_target(drop, control, t), cmd)
+
+
+def retrained_unpruned(model: Path, data: Path, prune_kwargs: dict) -> tuple[str, int, float]:
     """The base model given prune-train's retraining (same epochs, batch, learning rate and seed) without
-    pruning, against the pruned model: the drop that pruning itself costs."""
+    pruning: (metric name, epochs, best val metric)."""
     import inspect
 
     from slimpipe import modeldir
@@ -200,11 +209,7 @@ def control_row(model: Path, data: Path, pruned: dict, t: Targets, prune_kwargs:
     task = get_task(info.task)
     best = fit(net, task, load_split_for(info, data, "train"), load_split_for(info, data, "val"), settings,
                label="control")
-    control, value = best[task.metric_name], pruned["metric_value"]
-    drop = 100 * (control - value)
-    return (f"{METRIC_TITLES.get(task.metric_name, task.metric_name)}, unpruned model retrained the same "
-            f"{settings.epochs} epochs -> pruned", f"{control:.4f} -> {value:.4f} ({-drop:+.2f} points)",
-            *_drop_target(drop, control, t), cmd)
+    return task.metric_name, settings.epochs, best[task.metric_name]
 
 
 def fast_scnn(work: Path) -> list[str]:

@@ -42,11 +42,14 @@ def tiny_dataset(digits_full, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def dataset_copy(tiny_dataset, tmp_path) -> Path:
-    """A private copy a test may break."""
-    root = tmp_path / "data"
-    shutil.copytree(tiny_dataset, root)
-    return root
+def copy_of(tmp_path):
+    """`copy_of(root)`: a private copy of a dataset at tmp_path/data, which a test may break."""
+    return lambda root: Path(shutil.copytree(root, tmp_path / "data"))
+
+
+@pytest.fixture
+def dataset_copy(tiny_dataset, copy_of) -> Path:
+    return copy_of(tiny_dataset)
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,8 @@ def shapes(tmp_path_factory):
 
 
 @pytest.fixture
-def shapes_copy(shapes, tmp_path):
-    import shutil
-
-    shutil.copytree(shapes, tmp_path / "data")
-    return tmp_path / "data"
+def shapes_copy(shapes, copy_of):
+    return copy_of(shapes)
 
 
 def load(root, split="train"):

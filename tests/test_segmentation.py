@@ -19,11 +19,8 @@ def fundus(tmp_path_factory):
 
 
 @pytest.fixture
-def fundus_copy(fundus, tmp_path):
-    import shutil
-
-    shutil.copytree(fundus, tmp_path / "data")
-    return tmp_path / "data"
+def fundus_copy(fundus, copy_of):
+    return copy_of(fundus)
 
 
 def load(root, split="train"):

@@ -22,8 +22,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"slimpipe.cli.{name}")
-        cmd = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.HELP)
-        if command in (None, cmd.prog.split()[-1]):
+        flag = name.replace("_", "-")
+        cmd = sub.add_parser(flag, help=module.HELP, description=module.HELP)
+        if command in (None, flag):
             module.add_arguments(cmd)
         cmd.set_defaults(handler=module.run)
     return parser
@@ -33,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     argv = sys.argv[1:] if argv is None else argv
     named = [a for a in argv if not a.startswith("-")][:1]
-    command = named[0] if named and named[0].replace("-", "_") in SUBCOMMANDS else None
-    args = build_parser(command).parse_args(argv)
+    args = build_parser(named[0] if named else None).parse_args(argv)
     try:
         args.handler(args)
     except SlimpipeError as exc:

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from slimpipe.data import listfile
+
 
 @dataclass
 class Split:
@@ -37,9 +39,9 @@ class Task(abc.ABC):
     default_arch: str
     files_per_line: int = 1  # how many leading fields of a list line name files (1 image, or image + label)
 
-    @abc.abstractmethod
     def read_classes(self, root: Path) -> list[str]:
-        """Class names of the dataset at `root`."""
+        """Class names of the dataset at `root`: `labels.txt`, one per line, in every PaddleX format."""
+        return listfile.read_labels(root)
 
     @abc.abstractmethod
     def load_split(self, root: Path, split: str, input_size: tuple[int, int], classes: list[str]) -> Split:

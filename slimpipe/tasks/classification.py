@@ -16,9 +16,6 @@ class ClassificationTask(Task):
     metric_name = "accuracy"
     default_arch = "mobilenetv2"
 
-    def read_classes(self, root: Path) -> list[str]:
-        return listfile.read_labels(root)
-
     def strata(self, split: Split) -> np.ndarray:
         return np.asarray(split.targets)
 

@@ -22,9 +22,6 @@ class DetectionTask(Task):
     default_arch = "yolov3_mobilenet_v1"
     files_per_line = 2
 
-    def read_classes(self, root: Path) -> list[str]:
-        return listfile.read_labels(root)
-
     def load_split(self, root: Path, split: str, input_size: tuple[int, int], classes: list[str]) -> Split:
         pairs = listfile.read_pairs(root, split)
         targets = [read_voc(p.label, classes, f"{p.entry.where()}: {p.entry.fields[1]}") for p in pairs]

@@ -21,9 +21,6 @@ class SegmentationTask(Task):
     default_arch = "unet"
     files_per_line = 2
 
-    def read_classes(self, root: Path) -> list[str]:
-        return listfile.read_labels(root)
-
     def load_split(self, root: Path, split: str, input_size: tuple[int, int], classes: list[str]) -> Split:
         pairs = listfile.read_pairs(root, split)
         batch = images.load_batch([p.image for p in pairs], input_size, [p.entry.where() for p in pairs], split)
