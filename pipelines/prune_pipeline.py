@@ -19,6 +19,11 @@ from components.sweep_select.component import sweep_select
 from components.train.component import train
 from components.visualize.component import visualize
 
+# Retries at the pipeline level only where a retry can succeed: the sensitivity analysis, long and resumable
+# from its checkpoint, when its pod is preempted or evicted. Network faults and 5xx answers are retried by
+# slimpipe.storage itself inside the step (SLIMPIPE_S3_ATTEMPTS); every other failure of ingest or publish is
+# deterministic (bad data, a missing bucket, a run id already published) and a retry would only delay it.
+# `slimpipe run` drops every retry policy: on one machine there is no pod to preempt.
 RETRY = {"num_retries": 3, "backoff_duration": "30s", "backoff_factor": 2.0, "backoff_max_duration": "900s"}
 # Object-store credentials: keys of Kubeflow's own artifact-store secret, mapped to the variables
 # slimpipe.storage reads. The endpoint is not secret; override it at compile time if yours differs.
@@ -47,7 +52,7 @@ def _finish(outputs: dict, publish_to: str, max_drop_points: float, secret: str,
                      pruned_model=outputs["pruned_model"], sensitivities=outputs["sensitivities"],
                      plots=outputs["plots"], base_result=outputs["base"], pruned_result=outputs["pruned"],
                      report=summary.outputs["report"], max_drop_points=max_drop_points)
-        up.set_retry(**RETRY).set_caching_options(False)
+        up.set_caching_options(False)
         _resources(_store_access(up, secret), "1", "1Gi")
 
 
@@ -92,7 +97,6 @@ def prune_pipeline(
     `eval_metric_loss`, and reports and publishes the fastest model that passes the quality gate."""
     data = ingest(dataset_uri=dataset, task=task).set_display_name("ingest")
     data.set_caching_options(False)  # always re-read the source: new data at the same location retrains
-    data.set_retry(**RETRY)
     _resources(_store_access(data, object_store_secret), "1", "2Gi")
 
     trained = train(dataset=data.outputs["dataset"], task=task, arch=arch, arch_options=arch_options,

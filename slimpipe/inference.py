@@ -43,6 +43,21 @@ def make_config(model: Path | bytes, params: Path | bytes, settings: PredictorSe
     return apply_settings(config, settings)
 
 
+def open_predictor(program: Path, params: Path, settings: PredictorSettings) -> "Predictor":
+    """A predictor for an exported model's files, checked first (Paddle's C++ crashes the process on a
+    file that is not a program); what Paddle still raises becomes an error naming the files."""
+    from slimpipe.errors import fail
+    from slimpipe.pdformat import check_inference_files
+
+    check_inference_files(program, params)
+    try:
+        return Predictor(make_config(program, params, settings))
+    except Exception as exc:  # Paddle raises its own error types (ValueError, RuntimeError, OSError...)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise fail(f"{program}, {params.name}: Paddle Inference could not create a predictor for this model "
+                   f"({first})") from None
+
+
 def apply_settings(config, settings: PredictorSettings):
     """Set `settings` on a paddle.inference.Config (or anything with its methods); returns it."""
     if settings.device == "cpu":

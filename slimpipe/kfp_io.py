@@ -39,3 +39,46 @@ def log_benchmark(result: Any, metrics: Any, confusion: Any, data: dict[str, Any
         classes = modeldir.read_info(data["model"]).classes
         size = len(matrix)
         confusion.log_confusion_matrix(classes[:size], matrix)
+
+
+FAILURE_LOG = "SLIMPIPE_FAILURE_LOG"
+
+
+def report_failures(step: str) -> None:
+    """Called first in a component's body: an uncaught SlimpipeError ends the step with its one-line
+    message on stderr and no traceback; any other exception keeps its traceback. Either way the cause is
+    appended, as a JSON line {"step", "message"}, to the file named by SLIMPIPE_FAILURE_LOG when set, so
+    that `slimpipe run` can end on it."""
+    import os
+    import sys
+
+    from slimpipe.errors import SlimpipeError
+
+    default = sys.excepthook
+
+    def hook(kind, exc, tb):
+        deterministic = isinstance(exc, SlimpipeError)
+        message = str(exc) if deterministic else f"{kind.__name__}: {exc}"
+        path = os.environ.get(FAILURE_LOG)
+        if path:
+            import json
+
+            with open(path, "a") as f:
+                f.write(json.dumps({"step": step, "message": message}) + "\n")
+        if deterministic:
+            print(f"[{step}] error: {message}", file=sys.stderr, flush=True)
+        else:
+            default(kind, exc, tb)
+
+    sys.excepthook = hook
+
+
+def failures(path: str) -> list[dict[str, str]]:
+    """The causes that steps recorded in a failure log (`report_failures`), oldest first."""
+    import json
+
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError):
+        return []

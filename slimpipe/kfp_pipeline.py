@@ -1,6 +1,7 @@
 """Compile the pipeline and run it locally through Kubeflow Pipelines' own local runner."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -96,12 +97,51 @@ def component_readme(stage: str, comps: list) -> str:
     return "\n".join(lines)
 
 
+def without_retries(spec):
+    """A copy of a pipeline spec with no task retry policy: on one machine a step has no pod to lose, so a
+    failure is the step's own and a retry would only repeat it (transient storage faults are retried
+    inside the step)."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    copy = pipeline_spec_pb2.PipelineSpec()
+    copy.CopyFrom(spec)
+    dags = [copy.root.dag] + [c.dag for c in copy.components.values() if c.HasField("dag")]
+    for dag in dags:
+        for task in dag.tasks.values():
+            task.ClearField("retry_policy")
+    return copy
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_FAILED_TASK = re.compile(r"finished with status FAILURE\. Inner task failed: '([^']+)'")
+
+
+def failed_run(exc: RuntimeError, causes: list[dict[str, str]]) -> Exception:
+    """The local runner's failure as one SlimpipeError naming the failed step and the cause the step
+    recorded (kfp_io.report_failures); `exc` itself when it is not a step failure."""
+    from slimpipe.errors import fail
+
+    found = _FAILED_TASK.search(_ANSI.sub("", str(exc)))
+    if not found:
+        return exc
+    task = found.group(1)
+    mine = [c for c in causes if task.replace("-", "_").startswith(c["step"])]
+    cause = (mine or causes or [{"message": "no cause recorded; see the step's log above"}])[-1]["message"]
+    return fail(f"step {task} failed: {cause}")
+
+
 def run_local(params: dict[str, Any], root: str | Path) -> Path:
-    """Run the whole pipeline with kfp.local's SubprocessRunner in this environment; returns the run's
-    output folder under `root`."""
+    """Run the whole pipeline with kfp.local's SubprocessRunner in this environment, without retries;
+    returns the run's output folder under `root`. A failed step ends it with a SlimpipeError naming the
+    step and its cause."""
+    import os
+    import tempfile
     import warnings
 
     from kfp import local
+    from kfp.local import pipeline_orchestrator
+
+    from slimpipe.kfp_io import FAILURE_LOG, failures
 
     # Locally the components run in this environment; kfp warns that the image names no Python.
     warnings.filterwarnings("ignore", message="You may be attemping to run a task that uses custom")
@@ -109,10 +149,31 @@ def run_local(params: dict[str, Any], root: str | Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     before = set(root.iterdir())
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    spec = without_retries(pipeline_func().component_spec.implementation.graph)
+    fd, log_path = tempfile.mkstemp(prefix="slimpipe-failures.", suffix=".jsonl")
+    os.close(fd)
+    saved = os.environ.get(FAILURE_LOG)
+    os.environ[FAILURE_LOG] = log_path  # the steps, child processes, inherit it
     start = time.perf_counter()
-    pipeline_func()(**params)
-    runs = sorted(set(root.iterdir()) - before, key=lambda p: p.stat().st_mtime)
+    try:
+        pipeline_orchestrator.run_local_pipeline(pipeline_spec=spec, arguments=params)
+    except RuntimeError as exc:
+        log("run", f"pipeline failed after {time.perf_counter() - start:.0f}s; what the steps wrote is under "
+                   f"{_newest(root, before)}")
+        raise failed_run(exc, failures(log_path)) from None
+    finally:
+        if saved is None:
+            os.environ.pop(FAILURE_LOG, None)
+        else:
+            os.environ[FAILURE_LOG] = saved
+        os.unlink(log_path)
     log("run", f"pipeline finished in {time.perf_counter() - start:.0f}s")
+    return _newest(root, before)
+
+
+def _newest(root: Path, before: set[Path]) -> Path:
+    """The run folder the local runner made under `root` (the newest of those not there `before`)."""
+    runs = sorted(set(root.iterdir()) - before, key=lambda p: p.stat().st_mtime)
     return runs[-1] if runs else root
 
 
@@ -145,7 +206,7 @@ def collect(run_dir: Path, dest: Path) -> dict[str, Path]:
                       "benchmark_pruned_cpu.json": find_outputs(run_dir, "sweep-select", "result")[-1],
                       "sweep.md": find_outputs(run_dir, "sweep-select", "sweep")[-1],
                       "sweep.html": find_outputs(run_dir, "sweep-select", "chart")[-1]})
-    with atomic.output_dir(dest) as tmp:
+    with atomic.output_dir(dest, "run") as tmp:
         for name, src in found.items():
             (shutil.copytree if src.is_dir() else shutil.copyfile)(src, tmp / name)
     return {name: dest / name for name in found}

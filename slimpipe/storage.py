@@ -215,25 +215,60 @@ class ObjectStore:
             raise fail(f"s3://{bucket}/{key}: downloaded {got} bytes, the store lists {size}")
 
 
+def key_path(dest: Path, base: str, key: str, uri: str) -> Path:
+    """Where the object `key`, listed under the prefix `base` (empty or ending in `/`) of `uri`, is
+    written below `dest`: the rest of the key must be a clean relative path (segments joined by single
+    `/`, none of them `.` or `..`, no backslash or NUL), so that nothing lands outside `dest`."""
+    rel = key[len(base):] if key.startswith(base) else None
+    problem = (
+        "it does not lie under the prefix" if rel is None else
+        "nothing follows the prefix" if not rel else
+        "it continues with '/' after the prefix (an absolute path)" if rel.startswith("/") else
+        "it holds a NUL character" if "\0" in rel else
+        "it holds a backslash" if "\\" in rel else
+        "it has an empty segment ('//' or a trailing '/')" if "" in rel.split("/") else
+        "it has a '.' or '..' segment" if {".", ".."} & set(rel.split("/")) else None)
+    target = dest / rel if problem is None else None
+    if target is not None and dest.resolve() not in target.resolve().parents:  # belt and braces
+        problem = "it resolves outside the download folder"
+    if problem:
+        raise fail(f"{uri}: object key {key!r} cannot be downloaded: {problem}; nothing was written")
+    return target
+
+
+def key_paths(dest: Path, base: str, keys: list[str], uri: str) -> list[Path]:
+    """`key_path` for every key, and no key that is a folder of another (`a` and `a/b`)."""
+    paths = [key_path(dest, base, key, uri) for key in keys]
+    files = {p: key for p, key in zip(paths, keys)}
+    for path, key in files.items():
+        for parent in path.relative_to(dest).parents:
+            if dest / parent in files and parent != Path("."):
+                raise fail(f"{uri}: object key {files[dest / parent]!r} is a file and also the folder of "
+                           f"{key!r}; nothing was written")
+    return paths
+
+
 def download_prefix(store: ObjectStore, loc: Location, dest: Path, workers: int = 8) -> dict[str, int]:
-    """Download every object under `loc` into `dest` (parallel, size-checked); written aside, then moved."""
+    """Download every object under `loc` into `dest` (parallel, size-checked); written aside, then moved.
+    Every key is checked to map inside `dest` before anything is written."""
     store.require_bucket(loc)
     objects = store.list(loc)
     if not objects:
         raise fail(f"{loc.uri()}: no objects under this prefix at {store.config.endpoint}")
     base = loc.key() + "/" if loc.key() else ""
+    rels = [p.relative_to(dest) for p in key_paths(dest, base, [key for key, _ in objects], loc.uri())]
     progress = Progress("download", len(objects), every=5.0)
     with atomic.output_dir(dest) as tmp:
-        def fetch(item: tuple[str, int]) -> int:
-            key, size = item
-            target = tmp / key[len(base):]
+        def fetch(item: tuple[tuple[str, int], Path]) -> int:
+            (key, size), rel = item
+            target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             store.get_file(loc.bucket, key, target, size)
             progress.update()
             return size
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            total = sum(pool.map(fetch, objects))
+            total = sum(pool.map(fetch, zip(objects, rels)))
     return {"objects": len(objects), "bytes": total}
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from slimpipe.errors import fail
 from slimpipe.evaluation import dygraph_forward, evaluate
 from slimpipe.progress import Progress, log
 from slimpipe.tasks import Split, Task
@@ -52,7 +53,7 @@ def fit(model, task: Task, train: Split, val: Split, settings: TrainSettings, la
     best["epoch"] = 0
     log(label, f"epoch 0/{settings.epochs}: val {task.metric_name} {best[task.metric_name]:.4f}")
     for epoch in range(1, settings.epochs + 1):
-        loss = _one_epoch(model, task, train, settings, rng, optimizer, schedule, f"{label} {epoch}/{settings.epochs}")
+        loss = _one_epoch(model, task, train, settings, rng, optimizer, schedule, label, epoch)
         metrics = evaluate(dygraph_forward(model), task, val)
         settings.history.append({"epoch": epoch, "loss": loss, task.metric_name: metrics[task.metric_name]})
         marker = ""
@@ -67,18 +68,22 @@ def fit(model, task: Task, train: Split, val: Split, settings: TrainSettings, la
     return best
 
 
-def _one_epoch(model, task, train, settings, rng, optimizer, schedule, label) -> float:
+def _one_epoch(model, task, train, settings, rng, optimizer, schedule, label, epoch) -> float:
     import paddle
 
     model.train()
     order = rng.permutation(len(train))
     batches = [order[i:i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
-    progress = Progress(label, len(batches), every=5.0)
+    progress = Progress(f"{label} {epoch}/{settings.epochs}", len(batches), every=5.0)
     losses = []
-    for index in batches:
+    for step, index in enumerate(batches, 1):
         batch = task.augment(train.subset(index), rng)
         outputs = model(*[paddle.to_tensor(f) for f in task.feeds(batch, np.arange(len(batch)))])
         loss = task.loss(outputs, batch)
+        if not np.isfinite(float(loss)):
+            raise fail(f"{label}: the training loss became {float(loss)} at epoch {epoch}, step {step} of "
+                       f"{len(batches)} (learning rate {settings.learning_rate}); training stopped and nothing "
+                       f"was written. Try a lower --learning-rate.")
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()

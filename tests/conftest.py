@@ -68,3 +68,13 @@ def tiny_sensitivities(tiny_model, tiny_dataset, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sens") / "sensitivities.json"
     sensitivity(tiny_model, tiny_dataset, out, ratios=[0.3, 0.6])
     return out
+
+
+@pytest.fixture
+def workspace(tmp_path, tiny_dataset, tiny_model, tiny_sensitivities):
+    """A private copy of the tiny dataset, model and sensitivities for one bad-input case (tests/badinput.py)."""
+    from tests.badinput import make_workspace
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    return make_workspace(root, tiny_dataset, tiny_model, tiny_sensitivities)

@@ -94,5 +94,6 @@ def test_ratios_outside_unit_interval(capsys, tiny_model, tiny_dataset, tmp_path
 
 
 def test_not_a_model_directory(capsys, tiny_dataset, tmp_path):
-    run_fails(capsys, ["benchmark", "--model", str(tmp_path), "--dataset", str(tiny_dataset),
+    (tmp_path / "folder").mkdir()
+    run_fails(capsys, ["benchmark", "--model", str(tmp_path / "folder"), "--dataset", str(tiny_dataset),
                        "--out", str(tmp_path / "b.json")], "is not a slimpipe model directory")

@@ -12,6 +12,10 @@ def benchmark(model: Input[Model], dataset: Input[Dataset], result: Output[Artif
     """CPU with MKLDNN off by default, as in the source documents. On a machine without a usable GPU the
     GPU benchmark records "not measured" with the reason instead of failing the run. TensorRT shapes:
     `trt_dynamic_shape` as min:opt:max (e.g. 1x3x224x224:1x3x224x224:4x3x224x224) or `trt_tune_shapes`."""
+    from slimpipe.kfp_io import report_failures
+
+    report_failures("benchmark")
+
     from slimpipe.kfp_io import log_benchmark
     from slimpipe.stages.benchmark import GpuUnavailable, not_measured
     from slimpipe.stages.benchmark import benchmark as run

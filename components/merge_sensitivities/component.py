@@ -10,6 +10,10 @@ from components._image import CPU_IMAGE
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def merge_sensitivities(shards: Input[List[Artifact]], sensitivities: Output[Artifact]):
     """Refuses shards of different models, metrics or baselines, and an incomplete set of shards."""
+    from slimpipe.kfp_io import report_failures
+
+    report_failures("merge_sensitivities")
+
     from slimpipe.stages.sensitivity import merge_sensitivities as run
 
     data = run([shard.path for shard in shards], sensitivities.path)

@@ -12,6 +12,10 @@ def prune_train(model: Input[Model], dataset: Input[Dataset], sensitivities: Inp
                 batch_size: int = 16, learning_rate: float = 0.002, seed: int = 0):
     """Give either eval_metric_loss or pruned_flops (the other 0). align: channel multiple, 0 = none,
     -1 = 8 when gpu_serving (GPU and TensorRT run aligned widths faster), else none."""
+    from slimpipe.kfp_io import report_failures
+
+    report_failures("prune_train")
+
     from slimpipe.kfp_io import log_model
     from slimpipe.stages.prune_train import prune_train as run
 

@@ -11,13 +11,17 @@ def publish(publish_to: str, run_id: str, pruned_model: Input[Model], sensitivit
             report: Input[Markdown], outcome: Output[Metrics], max_drop_points: float = 1.0):
     """Writes `<publish_to>/<run_id>/...`, then `<publish_to>/latest.json` only when every object is up
     and the metric dropped at most `max_drop_points` points. Credentials come from the environment."""
+    from slimpipe.kfp_io import report_failures
+
+    report_failures("publish")
+
     from pathlib import Path
 
     from slimpipe.stages.publish import publish as run
+    from slimpipe.stages.publish import run_files
 
-    files = {"model": Path(pruned_model.path), "sensitivities.json": Path(sensitivities.path),
-             "visualization": Path(plots.path), "benchmark_base.json": Path(base_result.path),
-             "benchmark_pruned.json": Path(pruned_result.path), "report.md": Path(report.path)}
+    files = run_files(pruned_model.path, base_result.path, pruned_result.path, sensitivities=sensitivities.path,
+                      plots=plots.path, report=report.path)
     record = run(publish_to, run_id, files, Path(base_result.path), Path(pruned_result.path),
                  max_drop_points=max_drop_points)
     outcome.log_metric("published", 1.0 if record["published"] else 0.0)

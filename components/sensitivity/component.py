@@ -13,6 +13,10 @@ def sensitivity(model: Input[Model], dataset: Input[Dataset], sensitivities: Out
     """Evaluate every prunable layer (or shard `i/n`'s share) at every ratio on the validation split. With
     `checkpoint` (an object-store URI or path), partial results are saved there, so a retried pod resumes.
     `stop_loss` > 0 stops a layer once its loss reaches it; `subset` > 0 measures on that many val images."""
+    from slimpipe.kfp_io import report_failures
+
+    report_failures("sensitivity")
+
     from slimpipe.pruning.sensitivity import parse_ratios
     from slimpipe.stages.sensitivity import parse_shard
     from slimpipe.stages.sensitivity import sensitivity as run

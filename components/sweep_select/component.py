@@ -13,6 +13,10 @@ def sweep_select(base: Input[Artifact], results: Input[List[Artifact]], models: 
                  chart: Output[HTML], max_drop_points: float = 1.0):
     """results[i] is the CPU benchmark of models[i] (both collected from the sweep's ParallelFor). Writes
     the table of metric, latency and size per eval_metric_loss, and a chart of metric against latency."""
+    from slimpipe.kfp_io import report_failures
+
+    report_failures("sweep_select")
+
     import base64
     import tempfile
     from pathlib import Path

@@ -10,6 +10,10 @@ def train(dataset: Input[Dataset], model: Output[Model], metrics: Output[Metrics
           task: str = "classification", arch: str = "", arch_options: str = "", input_size: int = 0,
           epochs: int = 10, batch_size: int = 16, learning_rate: float = 0.003, seed: int = 0):
     """Train `arch` (the task's default when empty) and export it; input_size 0 = the arch's default."""
+    from slimpipe.kfp_io import report_failures
+
+    report_failures("train")
+
     from slimpipe.kfp_io import log_model
     from slimpipe.models.registry import parse_options
     from slimpipe.stages.train import train as run

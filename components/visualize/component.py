@@ -8,6 +8,10 @@ from components._image import CPU_IMAGE
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def visualize(model: Input[Model], sensitivities: Input[Artifact], page: Output[HTML], plots: Output[Artifact]):
     """sensitivities.png, layers.png and curve.json in `plots`; the self-contained page in `page`."""
+    from slimpipe.kfp_io import report_failures
+
+    report_failures("visualize")
+
     import shutil
 
     from slimpipe.stages.visualize import visualize as run

@@ -6,6 +6,9 @@ from typing import Any
 
 from slimpipe import atomic
 
+SOFTWARE = "slimpipe"
+drawn_here = atomic.png_from(SOFTWARE)  # recognises a chart a stage wrote earlier (atomic.claim)
+
 
 def _pyplot():
     import matplotlib
@@ -20,7 +23,7 @@ def _save(fig, path: Path) -> None:
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": SOFTWARE})
     atomic.write_bytes(path, buf.getvalue())
 
 

@@ -9,8 +9,8 @@ import sys
 from slimpipe import __version__
 from slimpipe.errors import SlimpipeError
 
-SUBCOMMANDS = ("sample", "train", "sensitivity", "merge_sensitivities", "visualize", "prune_train", "benchmark",
-               "sweep_select", "report", "run", "compile", "submit", "schedule")
+SUBCOMMANDS = ("sample", "ingest", "train", "sensitivity", "merge_sensitivities", "visualize", "prune_train",
+               "benchmark", "sweep_select", "report", "publish", "run", "compile", "submit", "schedule")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

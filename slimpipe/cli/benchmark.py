@@ -16,11 +16,11 @@ def add_arguments(cmd):
     shapes.add_argument("--trt-tune-shapes", action="store_true",
                         help="TensorRT: record the input shapes in a first run over the val set, then build from them")
     cmd.add_argument("--mkldnn", type=options.on_off, default=False, help="on|off (default off, as the sources)")
-    cmd.add_argument("--threads", type=int, default=1, help="CPU math threads (default 1)")
-    cmd.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
-    cmd.add_argument("--repeats", type=int, default=50, help="timed runs (default 50)")
-    cmd.add_argument("--batch-size", type=int, default=1, help="images per timed run (default 1)")
-    cmd.add_argument("--out", required=True, help="benchmark JSON file")
+    cmd.add_argument("--threads", type=options.COUNT, default=1, help="CPU math threads (default 1)")
+    cmd.add_argument("--warmup", type=options.NON_NEGATIVE, default=10, help="untimed runs first (default 10)")
+    cmd.add_argument("--repeats", type=options.COUNT, default=50, help="timed runs (default 50)")
+    cmd.add_argument("--batch-size", type=options.COUNT, default=1, help="images per timed run (default 1)")
+    options.add_output(cmd, "benchmark JSON file")
 
 
 def run(args):
@@ -29,4 +29,4 @@ def run(args):
     benchmark(args.model, args.dataset, args.out, device=args.device, mkldnn=args.mkldnn, threads=args.threads,
               warmup=args.warmup, repeats=args.repeats, batch_size=args.batch_size, trt=args.trt,
               precision=args.precision, trt_cache=args.trt_cache, trt_dynamic_shape=args.trt_dynamic_shape,
-              trt_tune_shapes=args.trt_tune_shapes)
+              trt_tune_shapes=args.trt_tune_shapes, overwrite=args.overwrite)

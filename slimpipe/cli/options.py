@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+from typing import Callable
 
 
 def size(text: str) -> tuple[int, int]:
@@ -34,9 +36,46 @@ def on_off(text: str) -> bool:
     return text == "on"
 
 
+def bounded(kind: type, low: float | None = None, high: float | None = None,
+            exclusive: bool = False) -> Callable[[str], int | float]:
+    """An argument type: an int or a finite float within [low, high] ((low, high) with `exclusive`), refused
+    at parse time otherwise, with the value in the message."""
+    noun = "an integer" if kind is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {noun}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number")
+        if low is not None and (value <= low if exclusive else value < low):
+            raise argparse.ArgumentTypeError(f"{text}: must be {'above' if exclusive else 'at least'} {low:g}")
+        if high is not None and (value >= high if exclusive else value > high):
+            raise argparse.ArgumentTypeError(f"{text}: must be {'below' if exclusive else 'at most'} {high:g}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+COUNT = bounded(int, 1)              # epochs, batch sizes, threads, repeats, shards, subset sizes
+NON_NEGATIVE = bounded(int, 0)       # seeds, warm-up runs
+POSITIVE = bounded(float, 0.0, exclusive=True)   # learning rates, loss caps
+FINITE = bounded(float)
+
+
+def add_output(cmd: argparse.ArgumentParser, what: str) -> None:
+    """`--out` and `--overwrite`: the output rule is slimpipe.atomic.claim's."""
+    from slimpipe.atomic import OVERWRITE_HELP
+
+    cmd.add_argument("--out", required=True, help=what)
+    cmd.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+
+
 def add_train_settings(cmd: argparse.ArgumentParser, epochs: int, learning_rate: float) -> None:
-    cmd.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
-    cmd.add_argument("--batch-size", type=int, default=16, help="training batch size (default 16)")
-    cmd.add_argument("--learning-rate", type=float, default=learning_rate,
+    cmd.add_argument("--epochs", type=COUNT, default=epochs, help=f"training epochs (default {epochs})")
+    cmd.add_argument("--batch-size", type=COUNT, default=16, help="training batch size (default 16)")
+    cmd.add_argument("--learning-rate", type=POSITIVE, default=learning_rate,
                      help=f"initial learning rate, cosine-decayed (default {learning_rate})")
-    cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    cmd.add_argument("--seed", type=NON_NEGATIVE, default=0, help="random seed (default 0)")

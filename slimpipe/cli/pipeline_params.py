@@ -7,6 +7,8 @@ import inspect
 import json
 from typing import Any
 
+from slimpipe.cli import options
+
 HELP = {
     "dataset": "dataset folder or object-store URI (s3://bucket/prefix)",
     "task": "classification, segmentation or detection",
@@ -47,6 +49,14 @@ def _signature() -> inspect.Signature:
 
 
 EXCLUSIVE = ("eval_metric_loss", "pruned_flops")
+# Parameters whose values have bounds, refused at parse time like the stages' own flags (0 and -1 are the
+# pipeline's "off" and "default" where its help says so).
+TYPES = {"epochs": options.COUNT, "prune_epochs": options.COUNT, "batch_size": options.COUNT,
+         "benchmark_threads": options.COUNT, "benchmark_repeats": options.COUNT,
+         "benchmark_warmup": options.NON_NEGATIVE, "sensitivity_shards": options.COUNT,
+         "sensitivity_subset": options.NON_NEGATIVE, "input_size": options.NON_NEGATIVE,
+         "align": options.bounded(int, -1), "sensitivity_stop_loss": options.bounded(float, 0.0),
+         "eval_metric_loss": options.FINITE, "pruned_flops": options.FINITE, "max_drop_points": options.FINITE}
 
 
 def add_arguments(cmd: argparse.ArgumentParser) -> None:
@@ -57,6 +67,7 @@ def add_arguments(cmd: argparse.ArgumentParser) -> None:
         where = target if name in EXCLUSIVE else group
         default = None if param.default is inspect.Parameter.empty else param.default
         kind = param.annotation if param.annotation is not inspect.Parameter.empty else str
+        kind = TYPES.get(name, kind)
         text = HELP.get(name, name)
         if kind in (dict, list):
             kind, default = json.loads, json.dumps(default)

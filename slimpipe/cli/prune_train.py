@@ -8,13 +8,14 @@ def add_arguments(cmd):
     cmd.add_argument("--dataset", required=True, help="dataset folder")
     cmd.add_argument("--sensitivities", required=True, help="sensitivities JSON file of this model")
     target = cmd.add_mutually_exclusive_group(required=True)
-    target.add_argument("--eval-metric-loss", type=float, help="largest relative metric loss per layer, in (0, 1)")
-    target.add_argument("--pruned-flops", type=float, help="fraction of FLOPs to remove, in (0, 1)")
-    cmd.add_argument("--align", type=int, default=None,
-                     help="keep channel counts at multiples of K; 0 = none (default: 8 with --gpu-serving, else none)")
+    target.add_argument("--eval-metric-loss", type=options.FINITE,
+                        help="largest relative metric loss per layer, in (0, 1)")
+    target.add_argument("--pruned-flops", type=options.FINITE, help="fraction of FLOPs to remove, in (0, 1)")
+    cmd.add_argument("--align", type=options.COUNT, default=None, metavar="K",
+                     help="keep channel counts at multiples of K; 1 = none (default: 8 with --gpu-serving, else none)")
     cmd.add_argument("--gpu-serving", action="store_true",
                      help="the model will be served on GPU: align widths to 8 unless --align says otherwise")
-    cmd.add_argument("--out", required=True, help="pruned model directory to write")
+    options.add_output(cmd, "pruned model directory to write")
     options.add_train_settings(cmd, epochs=5, learning_rate=0.002)
 
 
@@ -23,4 +24,5 @@ def run(args):
 
     prune_train(args.model, args.dataset, args.sensitivities, args.out, eval_metric_loss=args.eval_metric_loss,
                 pruned_flops=args.pruned_flops, epochs=args.epochs, align=args.align, batch_size=args.batch_size,
-                learning_rate=args.learning_rate, seed=args.seed, gpu_serving=args.gpu_serving)
+                learning_rate=args.learning_rate, seed=args.seed, gpu_serving=args.gpu_serving,
+                overwrite=args.overwrite)

@@ -1,3 +1,4 @@
+from slimpipe.atomic import OVERWRITE_HELP
 from slimpipe.cli import pipeline_params
 
 HELP = "run the whole pipeline on this machine through Kubeflow Pipelines' local runner"
@@ -7,15 +8,19 @@ def add_arguments(cmd):
     pipeline_params.add_arguments(cmd)
     cmd.add_argument("--root", default="runs", help="local pipeline root for every artifact (default runs/)")
     cmd.add_argument("--out", default="runs/latest", help="folder for the main results (default runs/latest)")
+    cmd.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
 
 def run(args):
     from pathlib import Path
 
+    from slimpipe import atomic
     from slimpipe.kfp_pipeline import collect, run_local
     from slimpipe.progress import log
 
-    run_dir = run_local(pipeline_params.from_args(args), args.root)
+    params = pipeline_params.from_args(args)
+    atomic.claim(args.out, "run", {"dataset": params["dataset"]}, args.overwrite)
+    run_dir = run_local(params, args.root)
     outputs = collect(run_dir, Path(args.out))
     print(outputs["report.md"].read_text())
     log("run", f"all artifacts: {run_dir}")

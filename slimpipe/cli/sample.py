@@ -1,3 +1,4 @@
+from slimpipe.cli import options
 from slimpipe.progress import log
 from slimpipe.tasks import get_task
 
@@ -6,12 +7,16 @@ HELP = "write the bundled sample dataset in the PaddleX format"
 
 def add_arguments(cmd):
     cmd.add_argument("--task", default="classification", help="task whose sample to write")
-    cmd.add_argument("--out", required=True, help="dataset folder to create")
-    cmd.add_argument("--seed", type=int, default=0, help="split seed")
+    options.add_output(cmd, "dataset folder to create")
+    cmd.add_argument("--seed", type=options.NON_NEGATIVE, default=0, help="split seed")
 
 
 def run(args):
     from pathlib import Path
 
-    get_task(args.task).write_sample(Path(args.out), seed=args.seed)
+    from slimpipe import atomic
+
+    task = get_task(args.task)
+    atomic.claim(args.out, "sample", overwrite=args.overwrite)
+    task.write_sample(Path(args.out), seed=args.seed)
     log("sample", f"{args.task} sample written to {args.out}")

@@ -9,7 +9,7 @@ def add_arguments(cmd):
     cmd.add_argument("--arch", default=None, help="architecture (default: the task's, mobilenetv2)")
     cmd.add_argument("--input-size", type=options.size, default=None, help="N or HxW (default: the arch's)")
     cmd.add_argument("--arch-options", type=options.key_values, default={}, help="e.g. scale=0.5")
-    cmd.add_argument("--out", required=True, help="model directory to write")
+    options.add_output(cmd, "model directory to write")
     options.add_train_settings(cmd, epochs=10, learning_rate=0.003)
 
 
@@ -18,4 +18,4 @@ def run(args):
 
     train(args.dataset, args.out, task=args.task, arch=args.arch, epochs=args.epochs, input_size=args.input_size,
           arch_options=args.arch_options, batch_size=args.batch_size, learning_rate=args.learning_rate,
-          seed=args.seed)
+          seed=args.seed, overwrite=args.overwrite)

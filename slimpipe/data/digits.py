@@ -15,7 +15,7 @@ def write_digits_sample(out: Path, seed: int = 0, val_fraction: float = 0.2, siz
 
     digits = load_digits()
     rng = np.random.default_rng(seed)
-    with atomic.output_dir(out) as tmp:
+    with atomic.output_dir(out, "sample") as tmp:
         train, val = [], []
         for cls in range(10):
             idx = np.flatnonzero(digits.target == cls)

@@ -1,6 +1,7 @@
 """Register architectures once; stages only ever call `build_model(arch, ...)`."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -65,15 +66,25 @@ def resolve_options(spec: ArchSpec, options: dict[str, Any] | None) -> dict[str,
 
 
 def _as_type_of(default: Any, value: Any, what: str) -> Any:
-    """`value` converted to the type of `default`; booleans accept true/false, yes/no, 1/0."""
+    """`value` converted to the type of `default`; booleans accept true/false, yes/no, 1/0. Numeric options
+    (widths, scales, sizes) must be finite and positive: `scale=0` would build a model with no channels."""
     try:
-        if isinstance(default, bool) and isinstance(value, str):
-            if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            if not isinstance(value, str) or value.lower() not in ("true", "false", "yes", "no", "1", "0"):
                 raise ValueError(value)
             return value.lower() in ("true", "yes", "1")
-        return type(default)(value)
-    except ValueError:
+        if isinstance(default, (int, float)) and isinstance(value, bool):
+            raise ValueError(value)
+        if isinstance(default, int) and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        converted = type(default)(value)
+    except (ValueError, TypeError, OverflowError):
         raise fail(f"{what}: {value!r} is not a valid {type(default).__name__}") from None
+    if isinstance(default, (int, float)) and not (math.isfinite(converted) and converted > 0):
+        raise fail(f"{what}: {value!r} must be a finite number above 0")
+    return converted
 
 
 def parse_options(text: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ def parse_anchors(text: str) -> list[list[float]]:
         pairs = [[float(v) for v in item.lower().split("x")] for item in text.split("/")]
     except ValueError:
         pairs = []
-    if len(pairs) != 9 or any(len(p) != 2 or min(p) <= 0 for p in pairs):
+    if len(pairs) != 9 or any(len(p) != 2 or not all(0 < v < float("inf") for v in p) for p in pairs):
         raise fail(f"anchors {text!r}: expected nine positive WxH pairs separated by '/', e.g. {REFERENCE_ANCHORS}")
     return pairs
 

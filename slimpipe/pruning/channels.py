@@ -43,7 +43,7 @@ class ChannelPruner:
         _quiet_paddleslim()
         self.model = model
         self.criterion = criterion
-        self._pruner = pruner_cls(model, input_shape)
+        self._pruner = pruner_cls(model, trace_inputs(input_shape))
         _quiet_paddleslim()
         self.to_param = {n: p.name for n, p in model.named_parameters()}
         self.to_layer = {v: k for k, v in self.to_param.items()}
@@ -137,11 +137,18 @@ class ChannelPruner:
                     plan.restore(self.model)
 
 
+def trace_inputs(input_shape: list[int]) -> list[np.ndarray]:
+    """The input PaddleSlim traces a model with. Given a shape, PaddleSlim embeds a tensor of ones in the
+    traced program with `assign`, which refuses more than about a million values ("The size of input is
+    too big"), so a 608x608 detector could not be traced; an array becomes a placeholder of its shape
+    instead, and np.zeros reserves no memory until written."""
+    return [np.zeros(input_shape, np.float32)]
+
+
 def model_stats(model, input_shape: list[int]) -> dict[str, int]:
-    """FLOPs (PaddleSlim's count, multiply-adds as it defines them) and parameter count."""
+    """FLOPs (PaddleSlim's count, multiply-adds as it defines them) and parameter count, at any input size."""
     from paddleslim.analysis import flops
 
     _quiet_paddleslim()
     n_params = int(sum(int(np.prod(p.shape)) for p in model.parameters()))
-    return {"flops": int(flops(model, input_shape)), "params": n_params}
-
+    return {"flops": int(flops(model, trace_inputs(input_shape))), "params": n_params}

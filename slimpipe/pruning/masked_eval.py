@@ -16,7 +16,7 @@ predictor from a patched copy of the parameter file (the slower path, same numbe
 from __future__ import annotations
 
 import contextlib
-import struct
+import io
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -32,27 +32,19 @@ WEIGHT_FOLDING_PASSES = (
     "conv_transpose_bn_fuse_pass", "conv_transpose_eltwiseadd_bn_fuse_pass", "conv_affine_channel_mkldnn_fuse_pass",
     "constant_folding_pass",
 )
+FP32 = 5  # framework.proto's VarType.FP32
 
 
-def index_params(buf: bytes, shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, int]]:
-    """Offsets of each tensor's float32 data in a `.pdiparams` file (save_combine order: sorted names)."""
-    index, off = {}, 0
-    for name in sorted(shapes):
-        off += 4  # LoDTensor version
-        (lod_level,) = struct.unpack_from("<Q", buf, off)
-        off += 8
-        for _ in range(lod_level):
-            (n,) = struct.unpack_from("<Q", buf, off)
-            off += 8 + n
-        off += 4  # Tensor version
-        (desc_size,) = struct.unpack_from("<i", buf, off)
-        off += 4 + desc_size
-        count = int(np.prod(shapes[name])) if shapes[name] else 1
-        index[name] = (off, count)
-        off += 4 * count
-    if off != len(buf):
-        raise RuntimeError(f"parameter file layout not understood ({off} of {len(buf)} bytes parsed)")
-    return index
+def index_params(program: bytes, params: bytes) -> dict[str, tuple[int, int]]:
+    """Offsets and element counts of each tensor's float32 data in an exported parameter file."""
+    from slimpipe import pdformat
+
+    where = Path("exported model")
+    records = pdformat.index_params(where.with_suffix(".pdiparams"),
+                                    pdformat.read_program(where.with_suffix(".pdmodel"), program), io.BytesIO(params))
+    if any(r.dtype != FP32 for r in records.values()):
+        raise RuntimeError("parameter file layout not understood (a tensor is not float32)")
+    return {name: (r.offset, r.count) for name, r in records.items()}
 
 
 class MaskedEvaluator:
@@ -70,7 +62,9 @@ class MaskedEvaluator:
             export(model, f"{tmp}/model", input_shapes)
             self._program = Path(f"{tmp}/model.pdmodel").read_bytes()
             self._params = Path(f"{tmp}/model.pdiparams").read_bytes()
-        self._index = index_params(self._params, self._shapes)
+        self._index = index_params(self._program, self._params)
+        if set(self._index) != set(self._shapes):
+            raise RuntimeError("the exported parameter file does not hold the model's persistable tensors")
         self._settings = PredictorSettings(mkldnn=True, threads=threads, deleted_passes=deleted_passes)
         self._shared = self._build(self._params)
         self.in_place = self._overwrite_works(probe)

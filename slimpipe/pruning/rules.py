@@ -62,6 +62,17 @@ def resolve_align(align: int | None, gpu_serving: bool = False) -> int | None:
     return align or None
 
 
+def check_align(align: int | None, channels: dict[str, int]) -> None:
+    """Refuse an alignment wider than a prunable layer (`channels`: width by layer): such a layer could
+    never be pruned to a multiple of it."""
+    if not align or align <= 1 or not channels:
+        return
+    narrowest = min(channels, key=channels.get)
+    if align > channels[narrowest]:
+        raise fail(f"--align {align} is wider than layer {narrowest!r}, which has {channels[narrowest]} channels; "
+                   f"use an alignment of at most {channels[narrowest]}, or 0 for none")
+
+
 def align_ratios(ratios: dict[str, float], channels: dict[str, int], align: int | None) -> dict[str, float]:
     """Round each layer's kept channels to a multiple of `align` (at least `align`), as PaddleSlim's
     `_round_to`; GPUs and TensorRT run such widths faster."""

@@ -17,6 +17,7 @@ Shards: `shard` [i, n] measures every n-th layer from the i-th; `merge` joins co
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -68,7 +69,22 @@ def read(path: str | Path) -> dict[str, Any]:
                          for layer, losses in data["sensitivities"].items()}
     except (AttributeError, KeyError, ValueError, TypeError) as exc:
         raise fail(f"{path}: malformed sensitivities table: {exc}") from None
+    check_finite(data, path)
     return data
+
+
+def check_finite(data: dict[str, Any], path: Path) -> None:
+    """Refuse NaN or infinite values (JSON's NaN, Infinity): a NaN loss compares false with every threshold,
+    which would prune every layer at the largest ratio."""
+    for layer, losses in data["table"].items():
+        for ratio, loss in losses.items():
+            if not (math.isfinite(ratio) and 0.0 < ratio < 1.0):
+                raise fail(f"{path}: layer {layer!r}: ratio {ratio} is not a number in (0, 1)")
+            if not math.isfinite(loss):
+                raise fail(f"{path}: layer {layer!r} at ratio {ratio_key(ratio)}: loss {loss} is not a finite number")
+    baseline = data.get("baseline")
+    if baseline is not None and not (isinstance(baseline, (int, float)) and math.isfinite(baseline)):
+        raise fail(f"{path}: baseline {baseline!r} is not a finite number")
 
 
 def check_matches(data: dict[str, Any], path: Path, arch: str, fingerprint: str, layers: list[str]) -> None:
@@ -107,6 +123,9 @@ def compute(out: Path, header: dict[str, Any], layers: list[str], ratios: list[f
             continue
         start = time.perf_counter()
         loss = relative_loss(baseline, evaluate_pruned(layer, ratio))
+        if not math.isfinite(loss):
+            raise fail(f"layer {layer!r} pruned at ratio {ratio_key(ratio)} gave a metric that is not a finite "
+                       f"number (loss {loss}); nothing more is recorded in {out}")
         spent += time.perf_counter() - start
         data["sensitivities"].setdefault(layer, {})[ratio_key(ratio)] = loss
         data["evaluations"] += 1

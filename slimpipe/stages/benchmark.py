@@ -14,11 +14,13 @@ import numpy as np
 from slimpipe import atomic, modeldir
 from slimpipe.errors import SlimpipeError, fail
 from slimpipe.evaluation import evaluate
-from slimpipe.inference import (Predictor, PredictorSettings, gpu_unavailable_reason, make_config,
+from slimpipe.inference import (Predictor, PredictorSettings, gpu_unavailable_reason, open_predictor,
                                 parse_dynamic_shape)
 from slimpipe.progress import Progress, log
 from slimpipe.stages.common import load_split_for
 from slimpipe.tasks import get_task
+
+FORMAT = "slimpipe.benchmark/1"
 
 
 def time_runs(predictor: Predictor, feeds: list[np.ndarray], warmup: int, repeats: int) -> dict[str, float]:
@@ -46,8 +48,8 @@ class GpuUnavailable(SlimpipeError):
 def not_measured(model: str | Path, out: str | Path, device: str, trt: bool, reason: str) -> dict[str, Any]:
     """The result a pipeline records when the GPU benchmark could not run: a reason, never a figure."""
     info = modeldir.read_info(model)
-    result = {"model": str(model), "arch": info.arch, "task": info.task, "pruned": bool(info.pruning),
-              "device": device, "trt": trt, "measured": False, "reason": reason}
+    result = {"format": FORMAT, "model": str(model), "arch": info.arch, "task": info.task,
+              "pruned": bool(info.pruning), "device": device, "trt": trt, "measured": False, "reason": reason}
     atomic.write_json(out, result)
     return result
 
@@ -56,10 +58,11 @@ def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: s
               mkldnn: bool = False, threads: int = 1, warmup: int = 10, repeats: int = 50,
               batch_size: int = 1, trt: bool = False, precision: str = "fp32",
               trt_cache: str | None = None, trt_dynamic_shape: str | None = None,
-              trt_tune_shapes: bool = False) -> dict[str, Any]:
+              trt_tune_shapes: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """Benchmark one exported model; writes a JSON result to `out`. `trt_dynamic_shape` (min:opt:max of the
     image input) or `trt_tune_shapes` (shapes recorded by a first run over the val set) make the TensorRT
     engine accept varying shapes."""
+    claim_result(out, model, dataset, overwrite)
     if device not in ("cpu", "gpu"):
         raise fail(f"device {device!r}: expected cpu or gpu")
     if trt and device != "gpu":
@@ -95,11 +98,11 @@ def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: s
             tune_shapes(program, params, replace(settings, trt=False, collect_shapes=shape_file), task, val,
                         eval_batch, timed)
             settings = replace(settings, trt_tuned_shapes=shape_file)
-        predictor = Predictor(make_config(program, params, settings))
+        predictor = open_predictor(program, params, settings)
         latency = time_runs(predictor, timed, warmup, repeats)
         metrics = evaluate(predictor, task, val, batch_size=eval_batch)
     result = {
-        "model": str(model), "arch": info.arch, "task": info.task, "pruned": bool(info.pruning),
+        "format": FORMAT, "model": str(model), "arch": info.arch, "task": info.task, "pruned": bool(info.pruning),
         "pruning": _pruning_summary(info), "device": device, "mkldnn": mkldnn, "threads": threads,
         "trt": trt, "precision": precision if device == "gpu" else None, "measured": True,
         "batch_size": batch_size, "warmup": warmup, "repeats": repeats, "latency_ms": latency,
@@ -113,6 +116,12 @@ def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: s
     log("benchmark", f"latency {latency['mean']:.2f} ms (p50 {latency['p50']:.2f}, p90 {latency['p90']:.2f}); "
                      f"{task.metric_name} {metrics[task.metric_name]:.4f}; written to {out}")
     return result
+
+
+def claim_result(out: str | Path, model: str | Path, dataset: str | Path | None, overwrite: bool = False) -> None:
+    """The output rule (atomic.claim) for a benchmark result file."""
+    atomic.claim(out, "benchmark", {"model": model, "dataset": dataset}, overwrite, folder=False,
+                 ours=atomic.json_tagged(FORMAT))
 
 
 def dynamic_shapes(task, info: modeldir.ModelInfo, text: str, batch_size: int) -> dict[str, tuple]:
@@ -131,7 +140,7 @@ def tune_shapes(program: Path, params: Path, settings: PredictorSettings, task, 
                 timed: list[np.ndarray]) -> None:
     """Paddle's shape tuning: with shape collection on, run the timed input and the val set in the batches
     the benchmark will use, writing the shape range file the TensorRT engine is then built from."""
-    predictor = Predictor(make_config(program, params, settings))
+    predictor = open_predictor(program, params, settings)
     predictor(timed)
     for start in range(0, len(val), batch):
         predictor(task.feeds(val, np.arange(start, min(start + batch, len(val)))))

@@ -3,6 +3,7 @@ list files before any training time is spent."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,29 @@ def check_dataset(root: Path, task: str) -> dict[str, Any]:
     return {"classes": len(classes), "train_images": counts["train"], "val_images": counts["val"]}
 
 
+def contained_source(root: Path) -> Path:
+    """A local dataset folder that can be copied without reading anything outside it: a symbolic link in
+    it must lead to a file inside it (a link to a folder could loop, one leading out would copy outside
+    content into the dataset); refused naming the link otherwise, before anything is copied."""
+    base = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                continue
+            try:
+                target = path.resolve()
+            except (OSError, RuntimeError) as exc:  # a loop of links
+                raise fail(f"{path}: cannot resolve this symbolic link ({exc.__class__.__name__})") from None
+            if base not in target.parents:
+                raise fail(f"{path}: a symbolic link leading outside the dataset folder {root}; ingest copies "
+                           f"only what lies inside it")
+            if not target.is_file():
+                raise fail(f"{path}: a symbolic link to a folder or to nothing; ingest follows links to files "
+                           f"inside the dataset only")
+    return root
+
+
 def data_version(root: Path) -> dict[str, Any]:
     """Files, bytes and a content digest of a folder: the data version a run trained on."""
     digest, total, files = hashlib.sha256(), 0, storage.files_under(root)
@@ -39,14 +63,19 @@ def data_version(root: Path) -> dict[str, Any]:
     return {"files": len(files), "bytes": total, "data_version": digest.hexdigest()[:16]}
 
 
-def ingest(source: str, out: str | Path, task: str = "classification") -> dict[str, Any]:
+def ingest(source: str, out: str | Path, task: str = "classification", overwrite: bool = False) -> dict[str, Any]:
     """Copy or download the dataset at `source` to `out`, then validate it; nothing is left at `out`
     when the dataset is bad."""
-    with atomic.output_dir(out) as tmp:
-        if storage.is_remote(source):
-            storage.download_prefix(storage.ObjectStore.from_env(), storage.parse_uri(source), tmp / "data")
+    atomic.claim(out, "ingest", {"dataset": source}, overwrite)
+    get_task(task)  # an unknown task is refused before anything is fetched
+    remote = storage.parse_uri(source) if storage.is_remote(source) else None
+    store = storage.ObjectStore.from_env() if remote else None
+    local = None if remote else contained_source(dataset_dir(source))
+    with atomic.output_dir(out, "ingest") as tmp:
+        if remote:
+            storage.download_prefix(store, remote, tmp / "data")
         else:
-            shutil.copytree(dataset_dir(source), tmp / "data")
+            shutil.copytree(local, tmp / "data")
         root = tmp / "data"
         try:
             summary = check_dataset(root, task)

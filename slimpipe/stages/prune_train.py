@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from slimpipe import modeldir
+from slimpipe import atomic, modeldir
 from slimpipe.errors import fail
 from slimpipe.evaluation import dygraph_forward, evaluate
 from slimpipe.progress import log
@@ -45,10 +45,13 @@ def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape
 def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Path, out: str | Path,
                 eval_metric_loss: float | None = None, pruned_flops: float | None = None, epochs: int = 5,
                 align: int | None = None, batch_size: int = 16, learning_rate: float = 0.002,
-                seed: int = 0, gpu_serving: bool = False) -> modeldir.ModelInfo:
+                seed: int = 0, gpu_serving: bool = False, overwrite: bool = False) -> modeldir.ModelInfo:
     """Prune `model` by its sensitivities, retrain it on `dataset`, write the pruned model to `out`.
     Unset `align` is 8 when `gpu_serving` (see rules.resolve_align)."""
+    atomic.claim(out, "prune-train", {"model": model, "dataset": dataset, "sensitivities": sensitivities},
+                 overwrite)
     rules.check_target(eval_metric_loss, pruned_flops)
+    explicit_align = align is not None and align > 0
     align = rules.resolve_align(align, gpu_serving)
     net, info = modeldir.load(model)
     if info.pruning:
@@ -59,6 +62,8 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
         sens.check_threshold(data, Path(sensitivities), eval_metric_loss)
     pruner = ChannelPruner(net, info.input_shape(), data["criterion"])
     sens.check_matches(data, Path(sensitivities), info.arch, pruner.fingerprint(), pruner.layers)
+    if explicit_align:
+        rules.check_align(align, {layer: pruner.channels[layer] for layer in data["table"]})
     task = get_task(info.task)
     train_split = load_split_for(info, dataset, "train")
     val_split = load_split_for(info, dataset, "val")
@@ -69,6 +74,7 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
                            data.get("stop_loss") or 1.0)
     pruner.prune(ratios)
     after = model_stats(net, shape)
+    modeldir.check_export(net, info)  # before any training time is spent
     untrained = evaluate(dygraph_forward(net), task, val_split)[task.metric_name]
     log("prune-train", f"{len(ratios)} layers pruned: FLOPs {before['flops']:,} -> {after['flops']:,}, "
                        f"parameters {before['params']:,} -> {after['params']:,}; "
@@ -86,7 +92,7 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
                  "aligned_layers": aligned, "aligned_to": width, "base_stats": before, "base_metrics": info.metrics,
                  "metric_before_retraining": untrained},
         training=settings.record(dataset))
-    modeldir.save(out, net, pruned_info)
+    modeldir.save(out, net, pruned_info, "prune-train")
     log("prune-train", f"val {task.metric_name} {info.metrics.get(task.metric_name, float('nan')):.4f} -> "
                        f"{best[task.metric_name]:.4f}; pruned model written to {out}")
     return pruned_info

@@ -9,6 +9,7 @@ from slimpipe import atomic
 from slimpipe.errors import fail
 from slimpipe.models.registry import arch_title
 
+TITLE = "# Pruning report: "
 METRIC_TITLES = {"accuracy": "Accuracy", "miou": "mIoU", "map": "mAP", "pixel_accuracy": "Pixel accuracy",
                  "class_iou": "IoU", "class_ap": "AP"}
 
@@ -20,6 +21,8 @@ def read_benchmark(path: str | Path, measured: bool = True) -> dict[str, Any]:
         raise fail(f"{path}: benchmark result not found")
     try:
         data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__}, not an object")
         if data.get("measured", True):
             data["latency_ms"]["mean"], data["metric_value"], data["param_file_bytes"]
         else:
@@ -64,7 +67,7 @@ def render(base: dict[str, Any], pruned: dict[str, Any], extra_rows: list[str] |
                f"{base['threads']} thread(s), batch {base['batch_size']}, mean of {base['repeats']} runs after "
                f"{base['warmup']} warm-up; prediction time excludes pre- and post-processing")
     lines = [
-        f"# Pruning report: {name}", "",
+        f"{TITLE}{name}", "",
         f"Prediction: {setting}.", "",
         f"| Model | Parameter file size | Prediction speed | {metric} |",
         "| :--- | :--- | :--- | :--- |",
@@ -142,9 +145,16 @@ def plot(base: dict[str, Any], pruned: dict[str, Any], path: str | Path) -> Path
 
 
 def report(base: str | Path, pruned: str | Path, out: str | Path, gpu_base: str | Path | None = None,
-           gpu_pruned: str | Path | None = None, chart: str | Path | None = None) -> str:
+           gpu_pruned: str | Path | None = None, chart: str | Path | None = None, overwrite: bool = False) -> str:
     """Write the Markdown report to `out` and return it; GPU results add rows when given; `chart` also
     draws the comparison as a PNG."""
+    from slimpipe.analysis.plots import drawn_here
+
+    inputs = {"base result": base, "pruned result": pruned, "GPU base result": gpu_base,
+              "GPU pruned result": gpu_pruned}
+    atomic.claim(out, "report", inputs, overwrite, folder=False, ours=atomic.text_starting(TITLE))
+    if chart:
+        atomic.claim(chart, "report", inputs | {"report": out}, overwrite, folder=False, ours=drawn_here)
     base_data, pruned_data = read_benchmark(base), read_benchmark(pruned)
     extra = []
     if gpu_base and gpu_pruned:

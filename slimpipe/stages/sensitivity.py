@@ -24,10 +24,13 @@ PROBE_IMAGES = 8  # val images on which the masked evaluator proves its in-place
 def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criterion: str = "l1_norm",
                 ratios: Sequence[float] = sens.DEFAULT_RATIOS, threads: int = 2,
                 checkpoint: str | None = None, shard: tuple[int, int] | None = None,
-                stop_loss: float | None = None, subset: int | None = None, seed: int = 0) -> dict[str, Any]:
+                stop_loss: float | None = None, subset: int | None = None, seed: int = 0,
+                overwrite: bool = False) -> dict[str, Any]:
     """Measure every prunable layer (or shard (i, n)'s share of them) at every ratio; resumes from `out` if
     it holds a partial run, or from `checkpoint` (an object-store URI or a path) where `out` does not exist
     yet. `stop_loss` stops a layer early; `subset` measures on that many val images (seeded, balanced)."""
+    atomic.claim(out, "sensitivity", {"model": model, "dataset": dataset, "checkpoint": checkpoint}, overwrite,
+                 folder=False, ours=atomic.json_tagged(sens.FORMAT))
     check_shard(shard)
     if stop_loss is not None and stop_loss <= 0:
         raise fail(f"stop loss {stop_loss}: must be > 0")
@@ -39,6 +42,8 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
     net, info = modeldir.load(model)
     task = get_task(info.task)
     val = load_split_for(info, dataset, "val")
+    if subset and subset > len(val):
+        raise fail(f"--subset {subset}: the val split of {dataset} has only {len(val)} images")
     if subset:
         val = val.subset(balanced_indices(task.strata(val), subset, seed))
     pruner = ChannelPruner(net, info.input_shape(), criterion)
@@ -100,10 +105,12 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def merge_sensitivities(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
+def merge_sensitivities(shards: Sequence[str | Path], out: str | Path, overwrite: bool = False) -> dict[str, Any]:
     """Join complete shard files into the unsharded analysis, written atomically to `out`."""
     if not shards:
         raise fail("no shard files given")
+    atomic.claim(out, "merge-sensitivities", {"shard file": list(shards)}, overwrite, folder=False,
+                 ours=atomic.json_tagged(sens.FORMAT))
     parts = [(Path(p), sens.read(p)) for p in shards]
     merged = sens.merge(parts)
     atomic.write_json(out, merged)

@@ -12,6 +12,8 @@ from slimpipe.progress import log
 from slimpipe.stages.publish import judge
 from slimpipe.stages.report import METRIC_TITLES, read_benchmark, size_text
 
+STAGE = "sweep-select"
+TITLE = "# Sweep of eval_metric_loss"
 HEADER = ("| eval_metric_loss | parameters pruned | FLOPs pruned | parameter file | CPU latency | {metric} "
           "| drop (points) | gate | chosen |")
 
@@ -44,7 +46,7 @@ def choose(base: dict[str, Any], results: Sequence[Path], max_drop_points: float
 
 def render(base: dict[str, Any], rows: list[dict[str, Any]], chosen: int, max_drop_points: float) -> str:
     metric = METRIC_TITLES.get(base["metric"], base["metric"])
-    lines = [f"# Sweep of eval_metric_loss ({len(rows)} values)", "",
+    lines = [f"{TITLE} ({len(rows)} values)", "",
              f"Base model: {metric} {base['metric_value']:.4f}, CPU latency {base['latency_ms']['mean']:.2f} ms, "
              f"parameter file {size_text(base['param_file_bytes'])}. Quality gate: drop at most "
              f"{max_drop_points:g} points.", "", HEADER.format(metric=metric), "| " + " | ".join(["---"] * 9) + " |"]
@@ -60,15 +62,24 @@ def render(base: dict[str, Any], rows: list[dict[str, Any]], chosen: int, max_dr
 
 def sweep_select(base: str | Path, results: Sequence[str | Path], models: Sequence[str | Path], out_model: str | Path,
                  out_result: str | Path, out_report: str | Path, max_drop_points: float = 1.0,
-                 chart: str | Path | None = None) -> dict[str, Any]:
+                 chart: str | Path | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Compare the sweep's pruned models (results[i] benchmarks models[i]); copy the chosen model and its
     result to the outputs and write the sweep table (and, with `chart`, metric against latency)."""
     if not results or len(results) != len(models):
         raise fail(f"sweep: {len(results)} benchmark results for {len(models)} models")
+    from slimpipe.analysis.plots import drawn_here
+    from slimpipe.stages.benchmark import FORMAT
+
+    inputs = {"base result": base, "result": list(results), "model": list(models)}
+    atomic.claim(out_model, STAGE, inputs, overwrite)
+    for path, ours in ((out_result, atomic.json_tagged(FORMAT)), (out_report, atomic.text_starting(TITLE)),
+                       (chart, drawn_here)):
+        if path:
+            atomic.claim(path, STAGE, inputs, overwrite, folder=False, ours=ours)
     base_data = read_benchmark(base)
     chosen, rows = choose(base_data, [Path(r) for r in results], max_drop_points)
     text = render(base_data, rows, chosen, max_drop_points)
-    with atomic.output_dir(out_model) as tmp:
+    with atomic.output_dir(out_model, STAGE) as tmp:
         shutil.copytree(models[chosen], tmp, dirs_exist_ok=True)
     atomic.write_bytes(out_result, Path(results[chosen]).read_bytes())
     atomic.write_text(out_report, text)

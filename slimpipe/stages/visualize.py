@@ -14,8 +14,9 @@ from slimpipe.pruning import sensitivity as sens
 from slimpipe.pruning.channels import ChannelPruner
 
 
-def visualize(model: str | Path, sensitivities: str | Path, out: str | Path) -> dict[str, Any]:
+def visualize(model: str | Path, sensitivities: str | Path, out: str | Path, overwrite: bool = False) -> dict[str, Any]:
     """Write sensitivities.png, layers.png, curve.json and index.html to `out`; returns the curve data."""
+    atomic.claim(out, "visualize", {"model": model, "sensitivities": sensitivities}, overwrite)
     info = modeldir.read_info(model)
     net = modeldir.build(info)  # only the shapes matter here
     data = sens.read(sensitivities)
@@ -28,7 +29,7 @@ def visualize(model: str | Path, sensitivities: str | Path, out: str | Path) -> 
     summary = describe(points)
     result = {"arch": info.arch, "metric": data["metric"], "baseline": data["baseline"],
               "curve": points, "summary": summary}
-    with atomic.output_dir(out) as tmp:
+    with atomic.output_dir(out, "visualize") as tmp:
         plot_curve(points, f"{info.arch} ({info.task}) sensitivity", tmp / "sensitivities.png")
         plot_layers(data["table"], data["metric"], tmp / "layers.png", data.get("capped"), cap)
         atomic.write_json(tmp / "curve.json", result)

@@ -24,7 +24,8 @@ class DetectionTask(Task):
 
     def load_split(self, root: Path, split: str, input_size: tuple[int, int], classes: list[str]) -> Split:
         pairs = listfile.read_pairs(root, split)
-        targets = [read_voc(p.label, classes, f"{p.entry.where()}: {p.entry.fields[1]}") for p in pairs]
+        targets = [read_voc(p.label, classes, f"{p.entry.where()}: {p.entry.fields[1]}",
+                            images.image_size(p.image, p.entry.where())) for p in pairs]
         batch = images.load_batch([p.image for p in pairs], input_size, [p.entry.where() for p in pairs], split)
         return Split(batch, targets, [p.entry.fields[0] for p in pairs])
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from slimpipe.data import images, listfile
 from slimpipe.errors import fail
@@ -69,20 +69,35 @@ class SegmentationTask(Task):
         return Split(imgs, labels, batch.sources)
 
 
+LABEL_MODES = ("L", "P", "1")  # one class index per pixel: 8-bit grayscale, palette, or 1-bit (0 and 1)
+
+
 def _load_label(path: Path, image_path: Path, size: tuple[int, int], n_classes: int,
                 entry: listfile.ListEntry) -> np.ndarray:
     """The label PNG, checked against its image's size and the class count, resized (nearest) to `size`."""
-    try:
-        with Image.open(path) as label, Image.open(image_path) as image:
-            if label.size != image.size:
-                raise fail(f"{entry.where()}: label {entry.fields[1]} is {label.size[0]}x{label.size[1]}, "
-                           f"its image is {image.size[0]}x{image.size[1]}")
-            values = np.asarray(label.convert("L") if label.mode not in ("L", "P") else label)
-            resized = np.asarray(label.resize((size[1], size[0]), Image.NEAREST))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise fail(f"{entry.where()}: cannot decode label {path}: {exc}") from None
+    rel = entry.fields[1]
+    width, height = images.image_size(image_path, entry.where())
+    with images.open_image(path, entry.where(), "label") as label:
+        if label.mode not in LABEL_MODES:
+            raise fail(f"{entry.where()}: label {rel} is {_mode_name(label.mode)} (mode {label.mode}); a label "
+                       "holds one class index per pixel, as an 8-bit grayscale or palette PNG")
+        if label.size != (width, height):
+            raise fail(f"{entry.where()}: label {rel} is {label.size[0]}x{label.size[1]}, "
+                       f"its image is {width}x{height}")
+        values = np.asarray(label).astype(np.uint8)
+        resized = np.asarray(label.resize((size[1], size[0]), Image.NEAREST)).astype(np.uint8)
     bad = np.unique(values[(values != IGNORE) & (values >= n_classes)])
     if bad.size:
-        raise fail(f"{entry.where()}: label {entry.fields[1]} holds class index {int(bad[0])}, out of range "
+        raise fail(f"{entry.where()}: label {rel} holds class index {int(bad[0])}, out of range "
                    f"(labels.txt has {n_classes} classes; 255 means ignore)")
     return resized.astype(np.int64)
+
+
+def _mode_name(mode: str) -> str:
+    """What an image mode means, for a message about a label that is not class indices."""
+    if mode in images.SIXTEEN_BIT_MODES:
+        return "a 16-bit image"
+    if mode in images.UNKNOWN_RANGE_MODES:
+        return f"a {images.UNKNOWN_RANGE_MODES[mode]} image"
+    return {"RGB": "an RGB (colour) image", "RGBA": "an RGBA (colour) image", "LA": "a grayscale image with alpha",
+            "PA": "a palette image with alpha", "CMYK": "a CMYK image"}.get(mode, "not a single-channel image")

@@ -1,0 +1,28 @@
+from slimpipe.cli import options
+
+HELP = "publish results to <to>/<run-id>/ (bucket or folder), then latest.json if the quality gate passes"
+
+
+def add_arguments(cmd):
+    from slimpipe.stages.publish import MAX_DROP_POINTS
+
+    cmd.add_argument("--to", required=True, help="destination: s3://bucket/name or a folder")
+    cmd.add_argument("--run-id", required=True, help="name of the run's folder there (letters, digits, . _ -)")
+    cmd.add_argument("--model", required=True, help="pruned model directory")
+    cmd.add_argument("--base", required=True, help="benchmark JSON of the model before pruning")
+    cmd.add_argument("--pruned", required=True, help="benchmark JSON of the pruned model")
+    cmd.add_argument("--sensitivities", default=None, help="sensitivities JSON file")
+    cmd.add_argument("--plots", default=None, help="visualization folder (slimpipe visualize --out)")
+    cmd.add_argument("--report", default=None, help="report Markdown file")
+    cmd.add_argument("--max-drop-points", type=options.FINITE, default=MAX_DROP_POINTS,
+                     help=f"quality gate: largest metric drop, in points, that may move latest.json "
+                          f"(default {MAX_DROP_POINTS:g})")
+
+
+def run(args):
+    from slimpipe.stages.publish import publish, run_files
+
+    files = run_files(args.model, args.base, args.pruned, sensitivities=args.sensitivities, plots=args.plots,
+                      report=args.report)
+    publish(args.to, args.run_id, files, files["benchmark_base.json"], files["benchmark_pruned.json"],
+            max_drop_points=args.max_drop_points)
