@@ -27,19 +27,22 @@ PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=Tr
         "print('peak_kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
-def run_demo(out: Path, task: str) -> dict:
-    """Run the demo exactly as `make demo TASK=...` does, in a child process; wall time and peak memory."""
+def run_demo(out: Path, task: str, runner: str = "subprocess", env: dict | None = None) -> dict:
+    """Run the demo exactly as `make demo TASK=... [RUNNER=container]` does, in a child process; wall time and
+    peak memory (of this process's children: with containers, the steps' memory is the engine's)."""
     import shutil
 
     shutil.rmtree(out, ignore_errors=True)  # a fresh run each time: nothing cached from a previous bench
-    cmd = [sys.executable, "-m", "slimpipe.demo", "--task", task, "--out", str(out)]
+    cmd = [sys.executable, "-m", "slimpipe.demo", "--task", task, "--out", str(out), "--runner", runner]
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", PEAK, *cmd], check=True, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    done = subprocess.run([sys.executable, "-c", PEAK, *cmd], check=True, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                          env=env)
     wall = time.perf_counter() - start
     sys.stdout.write(done.stdout)
     peak_kib = int(done.stdout.rsplit("peak_kib", 1)[1])
-    return {"command": f"make demo TASK={task}  (python -m slimpipe.demo --task {task} --out "
-                       f"{out.relative_to(ROOT)})", "seconds": wall, "peak_rss_gb": peak_kib / 1024 / 1024}
+    make = f"make demo TASK={task}" + (f" RUNNER={runner}" if runner != "subprocess" else "")
+    return {"command": f"{make}  (python -m slimpipe.demo --task {task} --out {out.relative_to(ROOT)} "
+                       f"--runner {runner})", "seconds": wall, "peak_rss_gb": peak_kib / 1024 / 1024}
 
 
 def side_by_side(base_dir: Path, pruned_dir: Path, dataset: Path, rounds: int = 5, repeats: int = 50) -> dict:
@@ -357,6 +360,60 @@ def shard_speed(work: Path) -> list[str]:
     return ["## Sensitivity analysis: two shards against one (issue 8)", "", *table(rows), ""]
 
 
+def container_section(work: Path) -> list[str]:
+    """Issue 14's figures: the classification demo with every step in its image against the same demo in
+    subprocesses (one after the other in this run), a step's container start, the image's size and what
+    fills it, and the CPU image's cold and warm build times."""
+    import statistics
+
+    def sh(cmd: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", cmd], check=True, cwd=ROOT, text=True, stdout=subprocess.PIPE, **kwargs)
+
+    from components._image import CPU_IMAGE
+
+    sh("make -s base-images")
+    start = time.perf_counter()
+    sh("EXTRA_BUILD_ARGS=--no-cache make -s image-cpu")
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    sh("make -s image-cpu")
+    warm = time.perf_counter() - start
+    env = dict(os.environ, DOCKER_HOST=sh("images/docker-api.sh").stdout.strip())
+    engine = "podman" if "podman" in env["DOCKER_HOST"] else "docker"
+    size = int(sh(f"{engine} image inspect --format '{{{{.Size}}}}' {CPU_IMAGE}", env=env).stdout.strip())
+    largest = sh(f"{engine} run --rm --entrypoint sh {CPU_IMAGE} -c 'du -sm /usr/local/lib/python3.11/dist-packages/* "
+                 f"| sort -rn | head -n 4'", env=env).stdout.split("\n")
+    starts = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        sh(f"{engine} run --rm {CPU_IMAGE} python3 -c pass", env=env)
+        starts.append(time.perf_counter() - t0)
+    host_py = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        host_py.append(time.perf_counter() - t0)
+    sub = run_demo(work / "ct-subprocess", "classification")
+    con = run_demo(work / "ct-container", "classification", runner="container", env=env)
+    ratio = con["seconds"] / sub["seconds"]
+    top = ", ".join(f"{line.split()[1].rsplit('/', 1)[-1]} {line.split()[0]} MB" for line in largest if line.strip())
+    rows = [
+        ("whole classification demo, every step in its image", f"{con['seconds']:.0f} s", "", None, con["command"]),
+        ("the same demo, every step a subprocess", f"{sub['seconds']:.0f} s", "", None, sub["command"]),
+        ("container run / subprocess run", f"{ratio:.2f}x", "<= 1.3x", ratio <= 1.3,
+         "the two rows above, one after the other in this run"),
+        ("a step's container start (python3 -c pass), median of 5",
+         f"{statistics.median(starts):.2f} s (host python: {statistics.median(host_py):.2f} s)", "", None,
+         f"{engine} run --rm {CPU_IMAGE} python3 -c pass"),
+        (f"CPU image size (largest: {top})", f"{size / 1e9:.2f} GB", "<= 1.5 GB", size <= 1.5e9,
+         f"{engine} image inspect {CPU_IMAGE}"),
+        ("CPU image build, cold (no cache; base image present)", f"{cold:.0f} s", "", None,
+         "EXTRA_BUILD_ARGS=--no-cache make image-cpu"),
+        ("CPU image build, warm (code unchanged)", f"{warm:.0f} s", "", None, "make image-cpu"),
+    ]
+    return ["## Containers: the pipeline in its images", "", *table(rows)]
+
+
 def rules_at(table: dict, threshold: float = 0.05) -> dict[str, float]:
     from slimpipe.pruning.rules import ratios_by_loss
 
@@ -384,6 +441,7 @@ SECTIONS = {
     "sensitivity": sensitivity_speed,
     "shards": shard_speed,
     "gpu": gpu_section,
+    "containers": container_section,
 }
 
 

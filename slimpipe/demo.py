@@ -62,6 +62,7 @@ def upload_dataset(local: Path, uri: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     from slimpipe import storage
     from slimpipe.cli import main as cli
+    from slimpipe.kfp_pipeline import RUNNERS
     from slimpipe.local_s3 import object_store
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="which bundled sample and model to run (default classification)")
     parser.add_argument("--out", default="demo-out", help="local folder for the run's files")
     parser.add_argument("--bucket", default="slimpipe-demo", help="bucket for the dataset and the results")
+    parser.add_argument("--runner", default=RUNNERS[0], choices=RUNNERS,
+                        help="run each step in this environment (default) or in its container image")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     out = Path(args.out).resolve()
@@ -80,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     with object_store():
         upload_dataset(dataset, dataset_uri)
         code = cli(["run", "--dataset", dataset_uri, "--task", args.task, *DEMO_SETTINGS[args.task].flags(),
-                    "--publish-to", publish_uri, "--root", str(out / "runs"), "--out", str(out / "results")])
+                    "--publish-to", publish_uri, "--root", str(out / "runs"), "--out", str(out / "results"),
+                    "--runner", args.runner])
         if code == 0:
             loc = storage.parse_uri(publish_uri)
             store = storage.ObjectStore.from_env()

@@ -1,6 +1,8 @@
 """Compile the pipeline and run it locally through Kubeflow Pipelines' own local runner."""
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 from pathlib import Path
@@ -130,11 +132,13 @@ def failed_run(exc: RuntimeError, causes: list[dict[str, str]]) -> Exception:
     return fail(f"step {task} failed: {cause}")
 
 
-def run_local(params: dict[str, Any], root: str | Path) -> Path:
-    """Run the whole pipeline with kfp.local's SubprocessRunner in this environment, without retries;
-    returns the run's output folder under `root`. A failed step ends it with a SlimpipeError naming the
-    step and its cause."""
-    import os
+RUNNERS = ("subprocess", "container")
+
+
+def run_local(params: dict[str, Any], root: str | Path, runner: str = "subprocess") -> Path:
+    """Run the whole pipeline with kfp.local, without retries: each step in a subprocess of this
+    environment, or with `runner="container"` in its image (slimpipe.containers); returns the run's output
+    folder under `root`. A failed step ends it with a SlimpipeError naming the step and its cause."""
     import tempfile
     import warnings
 
@@ -143,32 +147,57 @@ def run_local(params: dict[str, Any], root: str | Path) -> Path:
 
     from slimpipe.kfp_io import FAILURE_LOG, failures
 
+    if runner not in RUNNERS:
+        raise ValueError(f"runner {runner!r}: expected one of {RUNNERS}")
     # Locally the components run in this environment; kfp warns that the image names no Python.
     warnings.filterwarnings("ignore", message="You may be attemping to run a task that uses custom")
     root = Path(root).resolve()
+    if runner == "container":
+        from slimpipe import containers
+
+        image = containers.step_image(params)
+        containers.require_image(containers.client(), image)
     root.mkdir(parents=True, exist_ok=True)
-    before = set(root.iterdir())
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    spec = without_retries(pipeline_func().component_spec.implementation.graph)
-    fd, log_path = tempfile.mkstemp(prefix="slimpipe-failures.", suffix=".jsonl")
-    os.close(fd)
-    saved = os.environ.get(FAILURE_LOG)
-    os.environ[FAILURE_LOG] = log_path  # the steps, child processes, inherit it
-    start = time.perf_counter()
-    try:
-        pipeline_orchestrator.run_local_pipeline(pipeline_spec=spec, arguments=params)
-    except RuntimeError as exc:
-        log("run", f"pipeline failed after {time.perf_counter() - start:.0f}s; what the steps wrote is under "
-                   f"{_newest(root, before)}")
-        raise failed_run(exc, failures(log_path)) from None
-    finally:
-        if saved is None:
-            os.environ.pop(FAILURE_LOG, None)
+    with contextlib.ExitStack() as context:
+        # The failure log lies in the pipeline root, the one host folder a step's container sees.
+        fd, log_path = tempfile.mkstemp(prefix=".slimpipe-failures.", suffix=".jsonl", dir=root)
+        os.close(fd)
+        os.chmod(log_path, 0o666)
+        context.callback(os.unlink, log_path)
+        if runner == "container":
+            params = params | {"dataset": context.enter_context(containers.staged_dataset(params["dataset"], root))}
+            local.init(runner=containers.runner(containers.environment(log_path)), pipeline_root=str(root))
+            context.enter_context(containers.trusted_exit_status())
+            context.enter_context(containers.writable_for_steps(root))
+            containers.announce(image)
         else:
-            os.environ[FAILURE_LOG] = saved
-        os.unlink(log_path)
+            local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+        spec = without_retries(pipeline_func().component_spec.implementation.graph)
+        context.enter_context(_environ(FAILURE_LOG, log_path))  # the steps, child processes, inherit it
+        before = set(root.iterdir())
+        start = time.perf_counter()
+        try:
+            pipeline_orchestrator.run_local_pipeline(pipeline_spec=spec, arguments=params)
+        except RuntimeError as exc:
+            log("run", f"pipeline failed after {time.perf_counter() - start:.0f}s; what the steps wrote is under "
+                       f"{_newest(root, before)}")
+            raise failed_run(exc, failures(log_path)) from None
     log("run", f"pipeline finished in {time.perf_counter() - start:.0f}s")
     return _newest(root, before)
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str):
+    """`name=value` in this process's environment for the block, as it was afterwards."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
 
 
 def _newest(root: Path, before: set[Path]) -> Path:
