@@ -47,7 +47,7 @@ def client():
         engine.ping()
     except Exception as exc:  # the SDK raises several types for an engine that is not there
         raise fail(f"no container engine answers at {where} ({exc.__class__.__name__}); start one (docker, or "
-                   f"`make container-engine` for podman's Docker API) and set DOCKER_HOST") from None
+                   f"podman's Docker API: export DOCKER_HOST=$(images/docker-api.sh)") from None
     return engine
 
 

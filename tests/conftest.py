@@ -24,6 +24,15 @@ def trim_lists(root: Path, train_per_class: int, val_per_class: int) -> None:
         (root / name).write_text("\n".join(kept) + "\n")
 
 
+def drop_unlisted(root: Path) -> None:
+    """Delete the images no list names, so that the many private copies tests make stay small."""
+    listed = {line.split()[0] for name in ("train_list.txt", "val_list.txt")
+              for line in (root / name).read_text().splitlines() if line.strip()}
+    for path in (root / "images").rglob("*"):
+        if path.is_file() and path.relative_to(root).as_posix() not in listed:
+            path.unlink()
+
+
 @pytest.fixture(scope="session")
 def digits_full(tmp_path_factory) -> Path:
     from slimpipe.tasks import get_task
@@ -38,6 +47,7 @@ def tiny_dataset(digits_full, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny") / "data"
     shutil.copytree(digits_full, root)
     trim_lists(root, train_per_class=20, val_per_class=6)
+    drop_unlisted(root)
     return root
 
 

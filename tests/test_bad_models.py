@@ -177,6 +177,9 @@ CASES = [
          setup=edit_options(scale=0)),
     Case("sensitivity-subset-larger-than-val", lambda w: sensitivity(w, "--subset", 1000),
          lambda w: f"--subset 1000: the val split of {w.data} has only 60 images"),
+    Case("sensitivity-bad-subset-with-a-checkpoint-writes-nothing",
+         lambda w: sensitivity(w, "--subset", 1000, "--checkpoint", w.sens),
+         lambda w: f"--subset 1000: the val split of {w.data} has only 60 images"),
     Case("train-loss-becomes-nan", lambda w: train(w, "--arch-options", "scale=0.25", "--learning-rate", "1e30"),
          "the training loss became nan at epoch 1, step"),
 ]

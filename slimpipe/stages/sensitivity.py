@@ -37,13 +37,13 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
     if checkpoint and shard:
         checkpoint = shard_checkpoint(checkpoint, shard)
     keeper = Checkpoint(checkpoint) if checkpoint else None
-    if keeper:
-        keeper.restore(Path(out))
     net, info = modeldir.load(model)
     task = get_task(info.task)
     val = load_split_for(info, dataset, "val")
     if subset and subset > len(val):
         raise fail(f"--subset {subset}: the val split of {dataset} has only {len(val)} images")
+    if keeper:  # only once the inputs are known good: restoring writes `out`
+        keeper.restore(Path(out))
     if subset:
         val = val.subset(balanced_indices(task.strata(val), subset, seed))
     pruner = ChannelPruner(net, info.input_shape(), criterion)
