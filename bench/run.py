@@ -367,7 +367,9 @@ def container_section(work: Path) -> list[str]:
     import statistics
 
     def sh(cmd: str, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", "-c", cmd], check=True, cwd=ROOT, text=True, stdout=subprocess.PIPE, **kwargs)
+        """`cmd` in bash with the engine and its settings chosen as the image scripts choose them ($ENGINE)."""
+        return subprocess.run(["bash", "-c", f"source images/engine.sh && {cmd}"], check=True, cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, **kwargs)
 
     from components._image import CPU_IMAGE
 
@@ -379,14 +381,14 @@ def container_section(work: Path) -> list[str]:
     sh("make -s image-cpu")
     warm = time.perf_counter() - start
     env = dict(os.environ, DOCKER_HOST=sh("images/docker-api.sh").stdout.strip())
-    engine = "podman" if "podman" in env["DOCKER_HOST"] else "docker"
-    size = int(sh(f"{engine} image inspect --format '{{{{.Size}}}}' {CPU_IMAGE}", env=env).stdout.strip())
-    largest = sh(f"{engine} run --rm --entrypoint sh {CPU_IMAGE} -c 'du -sm /usr/local/lib/python3.11/dist-packages/* "
+    engine = sh("echo $ENGINE", env=env).stdout.strip()
+    size = int(sh(f"$ENGINE image inspect --format '{{{{.Size}}}}' {CPU_IMAGE}", env=env).stdout.strip())
+    largest = sh(f"$ENGINE run --rm --entrypoint sh {CPU_IMAGE} -c 'du -sm /usr/local/lib/python3.11/dist-packages/* "
                  f"| sort -rn | head -n 4'", env=env).stdout.split("\n")
     starts = []
     for _ in range(5):
         t0 = time.perf_counter()
-        sh(f"{engine} run --rm {CPU_IMAGE} python3 -c pass", env=env)
+        sh(f"$ENGINE run --rm {CPU_IMAGE} python3 -c pass", env=env)
         starts.append(time.perf_counter() - t0)
     host_py = []
     for _ in range(5):
