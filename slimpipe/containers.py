@@ -25,11 +25,6 @@ from typing import Any, Iterator
 from slimpipe.errors import fail
 from slimpipe.progress import log
 
-# What the steps read from the environment (slimpipe.storage), passed through to the containers when set.
-PASSED_ENV = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "AWS_ACCESS_KEY_ID",
-              "AWS_SECRET_ACCESS_KEY", "MINIO_SECURE", "MINIO_REGION", "SLIMPIPE_S3_ATTEMPTS",
-              "SLIMPIPE_S3_BACKOFF_S")
-
 
 # Artifact types kfp records in the executor output's metadata, with no file of their own.
 METADATA_ONLY = {"system.Metrics", "system.ClassificationMetrics", "system.SlicedClassificationMetrics"}
@@ -85,8 +80,9 @@ def runner(environment: dict[str, str]):
 def environment(failure_log: str) -> dict[str, str]:
     """The containers' environment: object-store settings that are set here, and the failure log."""
     from slimpipe.kfp_io import FAILURE_LOG
+    from slimpipe.storage import ENV_VARS
 
-    return {name: os.environ[name] for name in PASSED_ENV if os.environ.get(name)} | {FAILURE_LOG: failure_log}
+    return {name: os.environ[name] for name in ENV_VARS if os.environ.get(name)} | {FAILURE_LOG: failure_log}
 
 
 @contextlib.contextmanager
@@ -113,12 +109,17 @@ def staged_dataset(dataset: str, root: Path) -> Iterator[str]:
             inputs.rmdir()
 
 
+def _outputs(command: list[str]) -> dict[str, Any]:
+    """The `outputs` of the executor input in a step's command line (empty when it has none)."""
+    if "--executor_input" not in command:
+        return {}
+    return json.loads(command[command.index("--executor_input") + 1]).get("outputs", {})
+
+
 def missing_outputs(command: list[str]) -> list[str]:
     """What a finished step should have written but did not: its executor output file and each output
     artifact, read from the executor input in its command line."""
-    if "--executor_input" not in command:
-        return []
-    spec = json.loads(command[command.index("--executor_input") + 1]).get("outputs", {})
+    spec = _outputs(command)
     wanted = [("executor output", spec.get("outputFile"))] + [
         (name, a.get("uri")) for name, listed in spec.get("artifacts", {}).items() for a in listed.get("artifacts", [])
         if a.get("type", {}).get("schemaTitle") not in METADATA_ONLY]
@@ -127,11 +128,8 @@ def missing_outputs(command: list[str]) -> list[str]:
 
 def step_name(command: list[str]) -> str:
     """The task's name (its folder in the run), from the executor input in its command line."""
-    if "--executor_input" in command:
-        spec = json.loads(command[command.index("--executor_input") + 1]).get("outputs", {})
-        if spec.get("outputFile"):
-            return Path(spec["outputFile"]).parent.name
-    return "step"
+    output_file = _outputs(command).get("outputFile")
+    return Path(output_file).parent.name if output_file else "step"
 
 
 def run_container(client, image: str, command: list[str], volumes: dict[str, Any], **run_args) -> int:

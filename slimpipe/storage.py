@@ -58,6 +58,12 @@ def parse_uri(uri: str) -> Location:
     raise fail(f"{uri!r} is not an object-store URI (s3://bucket/prefix or minio://bucket/prefix)")
 
 
+# What StoreConfig.from_env reads that a user sets (the pipeline sets SLIMPIPE_DEFAULT_MINIO_ENDPOINT itself);
+# slimpipe.containers passes these through to the steps' containers.
+ENV_VARS = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+            "MINIO_SECURE", "MINIO_REGION", "SLIMPIPE_S3_ATTEMPTS", "SLIMPIPE_S3_BACKOFF_S")
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     """Connection settings from the environment; `repr` never shows the keys."""
