@@ -432,6 +432,38 @@ def gpu_section(work: Path) -> list[str]:
             "demo models; this bench does not time GPUs yet, so no figure is given here.", ""]
 
 
+def _section(module: str, name: str):
+    """A section function from its own module (bench/<module>.py), imported when it runs."""
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def fold_section(work: Path) -> list[str]:
+    """Issue 15's faster analysis: a warm evaluation with batch norm folded against unfolded, side by side."""
+    from bench.fold_speed import fold_speed
+
+    demo = work / "demo-classification"
+    if not (demo / "results/model").exists():
+        run_demo(demo, "classification")
+    return ["## Sensitivity analysis: batch norm folded (issue 15)", "",
+            "| figure | measured | target | met | command |", "| --- | --- | --- | --- | --- |",
+            *fold_speed(demo / "results/model", demo / "classification-sample"), ""]
+
+
+def serving_section(work: Path) -> list[str]:
+    """Issue 16's serving latency: `slimpipe serve` (Open Inference Protocol v2) for the base and the pruned model
+    under a small concurrent load from a loopback client, both servers measured in one run."""
+    from bench.serving import serving_latency
+
+    demo = work / "demo-classification"
+    if not (demo / "results/pruned").exists():
+        run_demo(demo, "classification")
+    return ["## Serving: slimpipe serve, Open Inference Protocol v2 (issue 16)", "",
+            "| figure | measured | target | met | command |", "| --- | --- | --- | --- | --- |",
+            *serving_latency(demo / "results/model", demo / "results/pruned", demo / "classification-sample"), ""]
+
+
 # Each section is written to bench/sections/<name>.md as soon as it is measured; results.md is assembled
 # from them, so `--only NAME` refreshes one section and keeps the others (each stamped with its own date).
 SECTIONS = {
@@ -444,6 +476,13 @@ SECTIONS = {
     "shards": shard_speed,
     "gpu": gpu_section,
     "containers": container_section,
+    "latency_classification": lambda work: _section("bench.latency_target", "latency_target_section")(
+        work, "classification"),
+    "latency_segmentation": lambda work: _section("bench.latency_target", "latency_target_section")(
+        work, "segmentation"),
+    "latency_detection": lambda work: _section("bench.latency_target", "latency_target_section")(work, "detection"),
+    "fold": lambda work: fold_section(work),
+    "serving": lambda work: serving_section(work),
 }
 
 

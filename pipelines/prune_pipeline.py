@@ -8,14 +8,17 @@ from kfp import dsl, kubernetes
 
 from components.benchmark.component import benchmark, benchmark_gpu
 from components.ingest.component import ingest
+from components.latency_table.component import latency_table
 from components.merge_sensitivities.component import merge_sensitivities
 from components.prune_train.component import prune_train
 from components.publish.component import publish
+from components.record_failure.component import record_failure
 from components.report.component import report
 from components.sensitivity.component import sensitivity
 from components.shard_plan.component import shard_plan
 from components.sweep_plan.component import sweep_plan
 from components.sweep_select.component import sweep_select
+from components.target_plan.component import target_plan
 from components.train.component import train
 from components.visualize.component import visualize
 
@@ -29,6 +32,10 @@ RETRY = {"num_retries": 3, "backoff_duration": "30s", "backoff_factor": 2.0, "ba
 # slimpipe.storage reads. The endpoint is not secret; override it at compile time if yours differs.
 STORE_ENV = {"accesskey": "MINIO_ACCESS_KEY", "secretkey": "MINIO_SECRET_KEY"}
 STORE_ENDPOINT = os.environ.get("SLIMPIPE_MINIO_ENDPOINT", "minio-service.kubeflow:9000")
+# What publish and the exit task know of the run: its run id is `<name>-<job id>` (the name readable, the job id
+# the run's UUID, unique), and its creation time orders runs for latest.json.
+RUN_IDENTITY = {"run_name": dsl.PIPELINE_JOB_NAME_PLACEHOLDER, "job_id": dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                "created": dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER}
 
 
 def _resources(task: dsl.PipelineTask, cpu: str, memory: str) -> dsl.PipelineTask:
@@ -48,7 +55,7 @@ def _finish(outputs: dict, publish_to: str, max_drop_points: float, secret: str,
                      **({"gpu_base": gpu["base"], "gpu_pruned": gpu["pruned"]} if gpu else {}))
     _resources(summary, "500m", "1Gi")
     with dsl.If(publish_to != "", name="publish-requested"):
-        up = publish(publish_to=publish_to, run_id=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        up = publish(publish_to=publish_to, **RUN_IDENTITY,
                      pruned_model=outputs["pruned_model"], sensitivities=outputs["sensitivities"],
                      plots=outputs["plots"], base_result=outputs["base"], pruned_result=outputs["pruned"],
                      report=summary.outputs["report"], max_drop_points=max_drop_points)
@@ -68,6 +75,9 @@ def prune_pipeline(
     batch_size: int = 16,
     eval_metric_loss: float = 0.05,
     pruned_flops: float = 0.0,
+    target_speedup: float = 0.0,
+    target_latency_ms: float = 0.0,
+    max_layer_loss: float = 0.0,
     criterion: str = "l1_norm",
     ratios: str = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
     align: int = -1,
@@ -85,6 +95,7 @@ def prune_pipeline(
     sensitivity_stop_loss: float = 0.0,
     sensitivity_subset: int = 0,
     sweep_losses: str = "",
+    sweep_speedups: str = "",
     object_store_secret: str = "mlpipeline-minio-artifact",
 ):
     """Empty `arch` is the task's default (mobilenetv2, unet, yolov3_mobilenet_v1), empty `arch_options`
@@ -94,69 +105,101 @@ def prune_pipeline(
     The analysis runs as `sensitivity_shards` parallel pods whose results are merged; a stop loss > 0
     ends a layer early, a subset > 0 measures on that many val images (seeded, class-balanced).
     `sweep_losses` (e.g. "0.02,0.05,0.1") prunes and benchmarks at each value in parallel instead of
-    `eval_metric_loss`, and reports and publishes the fastest model that passes the quality gate."""
-    data = ingest(dataset_uri=dataset, task=task).set_display_name("ingest")
-    data.set_caching_options(False)  # always re-read the source: new data at the same location retrains
-    _resources(_store_access(data, object_store_secret), "1", "2Gi")
+    `eval_metric_loss`, and reports and publishes the fastest model that passes the quality gate.
+    `target_speedup` (e.g. 2.0) or `target_latency_ms` > 0 prunes to a latency measured on the benchmark's CPU
+    settings instead (a latency table is measured beside the sensitivities; `max_layer_loss` > 0 caps any one
+    layer's sensitivity loss); `sweep_speedups` (e.g. "1.5,2,3") sweeps speed-up targets as `sweep_losses` does."""
+    # The exit task runs after every other, whatever their outcome: a failed run leaves
+    # <publish_to>/<run id>/failed.json naming the step that failed and why (nothing without publish_to).
+    recorded = record_failure(publish_to=publish_to, **RUN_IDENTITY)
+    recorded.set_caching_options(False)
+    _resources(_store_access(recorded, object_store_secret), "100m", "256Mi")
+    with dsl.ExitHandler(recorded, name="steps"):
+        # The target is checked first, so that a wrong one fails the run in seconds, not after training.
+        targets = target_plan(eval_metric_loss=eval_metric_loss, pruned_flops=pruned_flops,
+                              target_speedup=target_speedup, target_latency_ms=target_latency_ms,
+                              sweep_losses=sweep_losses, sweep_speedups=sweep_speedups)
+        _resources(targets, "100m", "256Mi")
+        data = ingest(dataset_uri=dataset, task=task).set_display_name("ingest")
+        data.set_caching_options(False)  # always re-read the source: new data at the same location retrains
+        _resources(_store_access(data, object_store_secret), "1", "2Gi")
 
-    trained = train(dataset=data.outputs["dataset"], task=task, arch=arch, arch_options=arch_options,
-                    input_size=input_size, epochs=epochs, batch_size=batch_size)
-    _resources(trained, "2", "4Gi")
+        trained = train(dataset=data.outputs["dataset"], task=task, arch=arch, arch_options=arch_options,
+                        input_size=input_size, epochs=epochs, batch_size=batch_size)
+        _resources(trained, "2", "4Gi")
 
-    plan = shard_plan(count=sensitivity_shards)
-    _resources(plan, "100m", "256Mi")
-    with dsl.ParallelFor(items=plan.output, name="sensitivity-shards") as shard:
-        part = sensitivity(model=trained.outputs["model"], dataset=data.outputs["dataset"], criterion=criterion,
-                           ratios=ratios, checkpoint=sensitivity_checkpoint, shard=shard,
-                           stop_loss=sensitivity_stop_loss, subset=sensitivity_subset)
-        part.set_retry(**RETRY)  # resumable: a retried pod continues from its checkpoint
-        _resources(_store_access(part, object_store_secret), "2", "4Gi")
-    sens = merge_sensitivities(shards=dsl.Collected(part.outputs["sensitivities"]))
-    _resources(sens, "500m", "1Gi")
+        plan = shard_plan(count=sensitivity_shards)
+        _resources(plan, "100m", "256Mi")
+        with dsl.ParallelFor(items=plan.output, name="sensitivity-shards") as shard:
+            part = sensitivity(model=trained.outputs["model"], dataset=data.outputs["dataset"], criterion=criterion,
+                               ratios=ratios, checkpoint=sensitivity_checkpoint, shard=shard,
+                               stop_loss=sensitivity_stop_loss, subset=sensitivity_subset)
+            part.set_retry(**RETRY)  # resumable: a retried pod continues from its checkpoint
+            _resources(_store_access(part, object_store_secret), "2", "4Gi")
+        sens = merge_sensitivities(shards=dsl.Collected(part.outputs["sensitivities"]))
+        _resources(sens, "500m", "1Gi")
 
-    vis = visualize(model=trained.outputs["model"], sensitivities=sens.outputs["sensitivities"])
-    _resources(vis, "1", "2Gi")
+        # Beside the sensitivity analysis: what each layer's pruning saves on the benchmark's CPU settings; only
+        # a latency target reads it (without one the step records that nothing was asked for and ends).
+        lat = latency_table(model=trained.outputs["model"], dataset=data.outputs["dataset"],
+                            threads=benchmark_threads, measure=targets.output)
+        _resources(lat, "2", "2Gi")  # both cores for a 1-thread timing: no neighbour in the pod's CPU quota
 
-    def cpu_benchmark(model, name: str) -> dsl.PipelineTask:
-        bench = benchmark(model=model, dataset=data.outputs["dataset"], device="cpu", mkldnn=False,
-                          threads=benchmark_threads, warmup=benchmark_warmup, repeats=benchmark_repeats)
-        return _resources(bench.set_display_name(f"benchmark-{name}-cpu"), "2", "2Gi")
+        vis = visualize(model=trained.outputs["model"], sensitivities=sens.outputs["sensitivities"],
+                        latency_table=lat.outputs["latency_table"])
+        _resources(vis, "1", "2Gi")
 
-    def prune(loss, flops) -> dsl.PipelineTask:
-        task_ = prune_train(model=trained.outputs["model"], dataset=data.outputs["dataset"],
-                            sensitivities=sens.outputs["sensitivities"], eval_metric_loss=loss,
-                            pruned_flops=flops, align=align, gpu_serving=gpu_benchmark,
-                            epochs=prune_epochs, batch_size=batch_size, learning_rate=0.002)
-        return _resources(task_, "2", "4Gi")
+        def cpu_benchmark(model, name: str) -> dsl.PipelineTask:
+            bench = benchmark(model=model, dataset=data.outputs["dataset"], device="cpu", mkldnn=False,
+                              threads=benchmark_threads, warmup=benchmark_warmup, repeats=benchmark_repeats)
+            return _resources(bench.set_display_name(f"benchmark-{name}-cpu"), "2", "2Gi")
 
-    base = cpu_benchmark(trained.outputs["model"], "base")
-    shared = {"base": base.outputs["result"], "sensitivities": sens.outputs["sensitivities"],
-              "plots": vis.outputs["plots"]}
-    with dsl.If(sweep_losses == "", name="one-target"):
-        pruned = prune(eval_metric_loss, pruned_flops)
-        outputs = dict(shared, pruned=cpu_benchmark(pruned.outputs["pruned_model"], "pruned").outputs["result"],
-                       pruned_model=pruned.outputs["pruned_model"])
-        with dsl.If(gpu_benchmark == True, name="gpu-benchmark"):  # noqa: E712  (a pipeline expression)
-            gpu = {}
-            for name, model in (("base", trained.outputs["model"]), ("pruned", pruned.outputs["pruned_model"])):
-                bench = benchmark_gpu(model=model, dataset=data.outputs["dataset"], device="gpu", trt=True,
-                                      precision=gpu_precision, warmup=benchmark_warmup, repeats=benchmark_repeats)
-                bench.set_display_name(f"benchmark-{name}-gpu-trt")
-                bench.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
-                kubernetes.add_node_selector_json(bench, gpu_node_selector)
-                kubernetes.add_toleration_json(bench, gpu_tolerations)
-                _resources(bench, "2", "8Gi")
-                gpu[name] = bench.outputs["result"]
-            _finish(outputs, publish_to, max_drop_points, object_store_secret, gpu)
-        with dsl.Else(name="cpu-only"):
-            _finish(outputs, publish_to, max_drop_points, object_store_secret)
-    with dsl.Else(name="sweep"):
-        values = _resources(sweep_plan(values=sweep_losses), "100m", "256Mi")
-        with dsl.ParallelFor(items=values.output, name="sweep-values") as loss:
-            candidate = prune(loss, 0.0)
-            measured = cpu_benchmark(candidate.outputs["pruned_model"], "candidate")
-        pick = sweep_select(base=base.outputs["result"], results=dsl.Collected(measured.outputs["result"]),
-                            models=dsl.Collected(candidate.outputs["pruned_model"]), max_drop_points=max_drop_points)
-        _resources(pick, "500m", "1Gi")
-        _finish(dict(shared, pruned=pick.outputs["result"], pruned_model=pick.outputs["pruned_model"]),
-                publish_to, max_drop_points, object_store_secret)
+        def prune(loss, flops, speedup=0.0, latency_ms=0.0) -> dsl.PipelineTask:
+            task_ = prune_train(model=trained.outputs["model"], dataset=data.outputs["dataset"],
+                                sensitivities=sens.outputs["sensitivities"], eval_metric_loss=loss,
+                                pruned_flops=flops, target_speedup=speedup, target_latency_ms=latency_ms,
+                                latency_table=lat.outputs["latency_table"], max_layer_loss=max_layer_loss,
+                                align=align, gpu_serving=gpu_benchmark, epochs=prune_epochs, batch_size=batch_size)
+            return _resources(task_, "2", "4Gi")
+
+        def sweep(values: dsl.PipelineTask, kind: str) -> None:
+            """Prune and benchmark at each swept value in parallel; report and publish the fastest that passes."""
+            _resources(values, "100m", "256Mi")
+            with dsl.ParallelFor(items=values.output, name=f"sweep-{kind}") as value:
+                candidate = prune(value, 0.0) if kind == "losses" else prune(eval_metric_loss, 0.0, speedup=value)
+                measured = cpu_benchmark(candidate.outputs["pruned_model"], "candidate")
+            pick = sweep_select(base=base.outputs["result"], results=dsl.Collected(measured.outputs["result"]),
+                                models=dsl.Collected(candidate.outputs["pruned_model"]),
+                                max_drop_points=max_drop_points)
+            _resources(pick, "500m", "1Gi")
+            _finish(dict(shared, pruned=pick.outputs["result"], pruned_model=pick.outputs["pruned_model"]),
+                    publish_to, max_drop_points, object_store_secret)
+
+        base = cpu_benchmark(trained.outputs["model"], "base")
+        shared = {"base": base.outputs["result"], "sensitivities": sens.outputs["sensitivities"],
+                  "plots": vis.outputs["plots"]}
+        with dsl.If(sweep_losses == "", name="no-loss-sweep"):
+            with dsl.If(sweep_speedups == "", name="one-target"):
+                pruned = prune(eval_metric_loss, pruned_flops, target_speedup, target_latency_ms)
+                measured = cpu_benchmark(pruned.outputs["pruned_model"], "pruned")
+                outputs = dict(shared, pruned=measured.outputs["result"], pruned_model=pruned.outputs["pruned_model"])
+                with dsl.If(gpu_benchmark == True, name="gpu-benchmark"):  # noqa: E712  (a pipeline expression)
+                    gpu = {}
+                    for name, model in (("base", trained.outputs["model"]),
+                                        ("pruned", pruned.outputs["pruned_model"])):
+                        bench = benchmark_gpu(model=model, dataset=data.outputs["dataset"], device="gpu", trt=True,
+                                              precision=gpu_precision, warmup=benchmark_warmup,
+                                              repeats=benchmark_repeats)
+                        bench.set_display_name(f"benchmark-{name}-gpu-trt")
+                        bench.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
+                        kubernetes.add_node_selector_json(bench, gpu_node_selector)
+                        kubernetes.add_toleration_json(bench, gpu_tolerations)
+                        _resources(bench, "2", "8Gi")
+                        gpu[name] = bench.outputs["result"]
+                    _finish(outputs, publish_to, max_drop_points, object_store_secret, gpu)
+                with dsl.Else(name="cpu-only"):
+                    _finish(outputs, publish_to, max_drop_points, object_store_secret)
+            with dsl.Else(name="speedup-sweep"):
+                sweep(sweep_plan(values=sweep_speedups, speedups=True), "speedups")
+        with dsl.Else(name="sweep"):
+            sweep(sweep_plan(values=sweep_losses), "losses")

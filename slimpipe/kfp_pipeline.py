@@ -5,9 +5,12 @@ import contextlib
 import os
 import re
 import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from slimpipe.errors import fail
 from slimpipe.progress import log
 
 
@@ -30,8 +33,8 @@ def compile_pipeline(out: str | Path) -> Path:
     return Path(out)
 
 
-STAGES = ("ingest", "train", "shard_plan", "sensitivity", "merge_sensitivities", "visualize", "prune_train",
-          "benchmark", "sweep_plan", "sweep_select", "report", "publish")
+STAGES = ("ingest", "train", "target_plan", "shard_plan", "sensitivity", "merge_sensitivities", "latency_table",
+          "visualize", "prune_train", "benchmark", "sweep_plan", "sweep_select", "report", "publish", "record_failure")
 
 
 def component_specs() -> dict[Path, object]:
@@ -62,40 +65,286 @@ def compile_components(dest_root: Path | None = None) -> list[Path]:
 
     written = []
     base = Path(components.__file__).parent
-    by_folder: dict[Path, list] = {}
     for path, comp in component_specs().items():
         target = path if dest_root is None else Path(dest_root) / path.relative_to(base)
         target.parent.mkdir(parents=True, exist_ok=True)
         compiler.Compiler().compile(comp, str(target))
         written.append(target)
-        by_folder.setdefault(target.parent, []).append((target.name, comp))
-    for folder, comps in by_folder.items():
-        (folder / "README.md").write_text(component_readme(folder.name, comps))
+    write_component_readmes(dest_root)
     return written
 
 
-def _io_rows(spec_io: dict | None) -> list[str]:
+METADATA = "metadata.yaml"
+# The metadata schema of kubeflow/pipelines-components (its scripts/validate_metadata): the required fields
+# in this order, the optional ones anywhere, stability on its scale, versions as semver with an optional
+# comparison. Kubeflow Pipelines is a required dependency.
+METADATA_REQUIRED = ("name", "stability", "dependencies", "lastVerified")
+METADATA_OPTIONAL = ("tags", "ci", "links")
+STABILITY = ("experimental", "alpha", "beta", "stable")
+DEPENDENCY_KINDS = ("kubeflow", "external_services")
+_SEMVER = re.compile(r"(>=|<=|==)?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    version: str  # ">=2.17.0": semver, optionally after >=, <= or ==
+
+
+@dataclass(frozen=True)
+class ComponentMetadata:
+    """A component folder's metadata.yaml, as kubeflow/pipelines-components writes them; `read` checks it as
+    that project's validator does, and also that `name` is the folder's and `lastVerified` is not ahead."""
+
+    path: Path
+    name: str
+    stability: str
+    kubeflow: tuple[Dependency, ...]
+    external_services: tuple[Dependency, ...]
+    last_verified: datetime
+    tags: tuple[str, ...] = ()
+    links: dict[str, str] = field(default_factory=dict)
+    ci: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def dependencies(self) -> tuple[Dependency, ...]:
+        return self.kubeflow + self.external_services
+
+    @property
+    def verified(self) -> str:
+        """`lastVerified` as the ISO timestamp it is written as (UTC, `Z`)."""
+        return self.last_verified.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @classmethod
+    def read(cls, path: str | Path) -> "ComponentMetadata":
+        import yaml
+
+        path = Path(path)
+        try:
+            text = path.read_text()
+            data, node = yaml.safe_load(text), yaml.compose(text)
+        except FileNotFoundError:
+            raise fail(f"{path}: missing; every component folder has one (name, stability, dependencies, "
+                       f"lastVerified)") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise fail(f"{path}: unreadable: {exc}") from None
+        if not isinstance(data, dict):
+            raise fail(f"{path}: expected a mapping of fields, found {type(data).__name__}")
+        lines = {key.value: key.start_mark.line + 1 for key, _ in node.value}
+
+        def at(key: str) -> str:
+            return f"{path}:{lines[key]}" if key in lines else str(path)
+
+        known = METADATA_REQUIRED + METADATA_OPTIONAL
+        for key in data:
+            if key not in known:
+                raise fail(f"{at(key)}: unknown field {key!r}; expected {', '.join(known)}")
+        for key in METADATA_REQUIRED:
+            if key not in data:
+                raise fail(f"{path}: missing field {key!r}")
+        order = [key for key in data if key in METADATA_REQUIRED]
+        if order != list(METADATA_REQUIRED):
+            raise fail(f"{path}: fields in the order {', '.join(order)}; expected {', '.join(METADATA_REQUIRED)}")
+        name, stability = data["name"], data["stability"]
+        if name != path.parent.name:
+            raise fail(f"{at('name')}: name {name!r}: expected the folder's name {path.parent.name!r}")
+        if stability not in STABILITY:
+            raise fail(f"{at('stability')}: stability {stability!r}: expected one of {', '.join(STABILITY)}")
+        kubeflow, external = cls._dependencies(data["dependencies"], at("dependencies"))
+        verified = data["lastVerified"]
+        if not isinstance(verified, datetime) or verified.tzinfo is None:
+            raise fail(f"{at('lastVerified')}: lastVerified {verified!r}: expected an ISO timestamp in UTC, "
+                       f"e.g. 2026-01-31T12:00:00Z")
+        if verified > datetime.now(timezone.utc):
+            raise fail(f"{at('lastVerified')}: lastVerified {verified.isoformat()} is in the future")
+        tags, links, ci = data.get("tags", []), data.get("links", {}), data.get("ci", {})
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            raise fail(f"{at('tags')}: tags: expected a list of words")
+        if not isinstance(links, dict) or not all(isinstance(v, str) for v in links.values()):
+            raise fail(f"{at('links')}: links: expected a mapping of names to addresses")
+        if not isinstance(ci, dict) or set(ci) - {"skip_dependency_probe"} or \
+                not all(isinstance(v, bool) for v in ci.values()):
+            raise fail(f"{at('ci')}: ci: expected only skip_dependency_probe: true|false")
+        return cls(path, name, stability, kubeflow, external, verified, tuple(tags), links, ci)
+
+    @staticmethod
+    def _dependencies(value: Any, where: str) -> tuple[tuple[Dependency, ...], tuple[Dependency, ...]]:
+        if not isinstance(value, dict) or "kubeflow" not in value or set(value) - set(DEPENDENCY_KINDS):
+            raise fail(f"{where}: dependencies: expected kubeflow (and optionally external_services), "
+                       f"each a list of name and version")
+        kinds = []
+        for kind in DEPENDENCY_KINDS:
+            entries = value.get(kind) or []
+            if not isinstance(entries, list):
+                raise fail(f"{where}: dependencies.{kind}: expected a list of name and version")
+            deps = []
+            for entry in entries:
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or \
+                        not isinstance(entry.get("version"), str):
+                    raise fail(f"{where}: dependencies.{kind}: entry {entry!r}: expected name and version, "
+                               f"both strings")
+                if not _SEMVER.fullmatch(entry["version"]):
+                    raise fail(f"{where}: dependencies.{kind}: {entry['name']} version {entry['version']!r}: "
+                               f"expected semver, optionally after >=, <= or == (e.g. '>=2.17.0')")
+                deps.append(Dependency(entry["name"], entry["version"]))
+            kinds.append(tuple(deps))
+        if not any(dep.name == "Pipelines" for dep in kinds[0]):
+            raise fail(f"{where}: dependencies.kubeflow: Pipelines (Kubeflow Pipelines, with its version) is "
+                       f"required")
+        return kinds[0], kinds[1]
+
+
+def component_readmes() -> dict[Path, str]:
+    """Each component folder's README.md (path -> text) as generated now from its metadata.yaml and its
+    components' docstrings and specs."""
+    by_folder: dict[Path, list] = {}
+    for path, comp in component_specs().items():
+        by_folder.setdefault(path.parent, []).append((path.name, comp))
+    return {folder / "README.md": component_readme(ComponentMetadata.read(folder / METADATA), comps)
+            for folder, comps in by_folder.items()}
+
+
+def write_component_readmes(dest_root: Path | None = None) -> list[Path]:
+    """Write every component folder's README (and nothing else); in place, or mirrored under `dest_root`."""
+    import components
+
+    from slimpipe import atomic
+
+    base = Path(components.__file__).parent
+    written = []
+    for path, text in component_readmes().items():
+        target = path if dest_root is None else Path(dest_root) / path.relative_to(base)
+        written.append(atomic.write_text(target, text))
+    return written
+
+
+def _cell(text: Any) -> str:
+    """`text` on one line, fit for a Markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _documented(comp) -> dict[str, str]:
+    """Descriptions from the component function's Google-style docstring (`Args:`, and `Returns:` as
+    `Output`): kfp copies those of inputs into the spec, but not those of output artifacts."""
+    import inspect
+
+    import docstring_parser
+
+    parsed = docstring_parser.parse(inspect.getdoc(comp.python_func) or "")
+    docs = {param.arg_name: param.description or "" for param in parsed.params}
+    if parsed.returns and parsed.returns.description:
+        docs.setdefault("Output", parsed.returns.description)
+    return docs
+
+
+def _io_rows(spec_io: dict | None, docs: dict[str, str], defaults: bool) -> list[str]:
+    """Table rows: name, type, (default,) description (the spec's, else the docstring's)."""
     rows = []
     for name, io in (spec_io or {}).items():
-        kind = getattr(io, "type", "")
-        default = getattr(io, "default", None)
-        rows.append(f"| `{name}` | {kind} | {'' if default is None else f'`{default}`'} |")
-    return rows or ["| - | | |"]
+        kind = f"list of {io.type}" if io.is_artifact_list else io.type
+        cells = [f"`{name}`", kind]
+        if defaults:
+            cells.append("required" if not io.optional else '`""`' if io.default == "" else f"`{io.default}`")
+        rows.append("| " + " | ".join(cells + [_cell(io.description or docs.get(name, ""))]) + " |")
+    return rows or ["| - |" + " |" * (3 if defaults else 2)]
 
 
-def component_readme(stage: str, comps: list) -> str:
-    """Inputs, outputs and a reuse example, from the component's own spec (so it cannot drift)."""
-    lines = [f"# Component: {stage}", ""]
-    for yaml_name, comp in comps:
-        spec = comp.component_spec
-        lines += [f"## `{yaml_name}` ({spec.implementation.container.image})", "",
-                  (spec.description or "").strip(), "", "Inputs:", "", "| name | type | default |",
-                  "| --- | --- | --- |", *_io_rows(spec.inputs), "", "Outputs:", "", "| name | type | |",
-                  "| --- | --- | --- |", *_io_rows(spec.outputs), ""]
-    first = comps[0][0]
-    lines += ["## Reuse", "", "```python", "from kfp import components", "",
-              f'{stage} = components.load_component_from_file("components/{stage}/{first}")', "```", "",
-              "Generated by `make compile` from `component.py`.", ""]
+_PARAMETER_TYPES = {"String": "str", "Integer": "int", "Float": "float", "Boolean": "bool", "List": "list",
+                    "Dict": "dict"}
+
+
+EXIT_STATUS = "PipelineTaskFinalStatus"  # the input Kubeflow fills in for an exit task (dsl.ExitHandler)
+
+
+def _annotation(io) -> str:
+    """The Python annotation of an input in an example pipeline: `str`, `Input[Model]`, `Input[List[Model]]`."""
+    if io.type in _PARAMETER_TYPES:
+        return _PARAMETER_TYPES[io.type]
+    artifact = io.type.split("@")[0].split(".")[-1]  # system.Model@0.0.1 -> Model
+    return f"Input[List[{artifact}]]" if io.is_artifact_list else f"Input[{artifact}]"
+
+
+def _wrapped(head: str, items: list[str], tail: str, indent: str) -> list[str]:
+    """`head(items)tail` on one line when it fits in 110 characters, else one item per line."""
+    line = f"{indent}{head}({', '.join(items)}){tail}"
+    if len(line) <= 110:
+        return [line]
+    return [f"{indent}{head}(", *[f"{indent}    {item}," for item in items], f"{indent}){tail}"]
+
+
+def _usage(name: str, spec) -> list[str]:
+    """A pipeline that imports components/<name>/component.py's `name` and calls it with its required inputs,
+    taken as the pipeline's own (the tests compile it)."""
+    import textwrap
+
+    required = {key: io for key, io in (spec.inputs or {}).items() if not io.optional}
+    annotations = {key: _annotation(io) for key, io in required.items()}
+    used = " ".join(annotations.values())
+    names = sorted({"Input", *re.findall(r"(\w+)\]", used)} - {"List"}) if "Input[" in used else []
+    lines = ["from typing import List", ""] if "List[" in used else []
+    lines += ["from kfp import dsl", *([f"from kfp.dsl import {', '.join(names)}"] if names else []), "",
+              f"from components.{name}.component import {name}", "", "",
+              f'@dsl.pipeline(name="{name.replace("_", "-")}-example")',
+              *_wrapped(f"def {name}_example", [f"{k}: {a}" for k, a in annotations.items()], ":", ""),
+              *_wrapped(f"task = {name}", [f"{k}={k}" for k in required], "", "    ")]
+    if any(io.type == EXIT_STATUS for io in (spec.inputs or {}).values()):  # an exit task: it wraps the steps
+        at = lines.index(f"from components.{name}.component import {name}") + 1
+        lines[at:at] = ["", "", "@dsl.container_component", "def your_step():",
+                        "    # stands for the steps whose failure the exit task records",
+                        '    return dsl.ContainerSpec(image="alpine", command=["true"])']
+        lines += ["    with dsl.ExitHandler(task):", "        your_step()"]
+    outputs = list(spec.outputs or {})
+    if outputs:
+        used_as = "task.output" if outputs == ["Output"] else ", ".join(f'task.outputs["{o}"]' for o in outputs)
+        lines += textwrap.wrap(f"outputs: {used_as}", 104, initial_indent="    # ", subsequent_indent="    #   ",
+                               break_long_words=False, break_on_hyphens=False)
+    return lines
+
+
+def _metadata_lines(meta: ComponentMetadata) -> list[str]:
+    lines = [f"- **Name**: `{meta.name}`", f"- **Stability**: {meta.stability}", "- **Dependencies**:"]
+    for title, deps in (("Kubeflow", meta.kubeflow), ("External services", meta.external_services)):
+        if deps:
+            lines += [f"  - {title}:", *[f"    - {dep.name}: `{dep.version}`" for dep in deps]]
+    lines += [f"- **Tags**: {', '.join(f'`{tag}`' for tag in meta.tags) or 'none'}",
+              f"- **Last verified**: {meta.verified}"]
+    return lines
+
+
+def component_readme(meta: ComponentMetadata, comps: list) -> str:
+    """A component folder's README in the shape kubeflow/pipelines-components generates (stability,
+    overview, inputs and outputs with their descriptions, usage in a pipeline, metadata, links), from its
+    metadata.yaml and the components' own specs and docstrings (so it cannot drift). `comps`: (compiled file
+    name, component) pairs as component_specs names them: `component.yaml` for the component named like the
+    folder, `component_<variant>.yaml` for `<folder>_<variant>`."""
+    named = {f"{meta.name}{yaml_name[len('component'):-len('.yaml')]}": (yaml_name, comp) for yaml_name, comp in comps}
+    if meta.name not in named:
+        raise fail(f"{meta.path}: name {meta.name!r}: {meta.path.parent / 'component.py'} has no component of "
+                   f"that name (it has {', '.join(named) or 'none'})")
+    first_yaml, main = named[meta.name]
+    overview = (main.component_spec.description or "").strip()
+    lines = [f"# Component: {meta.name}", ""]
+    if meta.stability != "stable":
+        lines += [f"> **Stability: {meta.stability}**: not yet stable; its inputs and outputs may change.", ""]
+    lines += ["## Overview", "", overview, ""]
+    for function, (yaml_name, comp) in named.items():
+        spec, docs = comp.component_spec, _documented(comp)
+        description = (spec.description or "").strip()
+        lines += [f"## `{yaml_name}` (`{function}`, {spec.implementation.container.image})", "",
+                  *([description, ""] if description != overview else []),
+                  "Inputs:", "", "| name | type | default | description |", "| --- | --- | --- | --- |",
+                  *_io_rows(spec.inputs, docs, defaults=True), "", "Outputs:", "", "| name | type | description |",
+                  "| --- | --- | --- |", *_io_rows(spec.outputs, docs, defaults=False), ""]
+    lines += ["## Usage", "", "In a pipeline (the example takes the component's inputs as its own; yours passes "
+              "earlier tasks' outputs):", "", "```python", *_usage(meta.name, main.component_spec), "```",
+              "", "Or from the compiled file, without this package:", "", "```python",
+              "from kfp import components", "",
+              f'{meta.name} = components.load_component_from_file("components/{meta.name}/{first_yaml}")', "```",
+              "", "## Metadata", "", *_metadata_lines(meta), ""]
+    if meta.links:
+        lines += ["## Links", "", *[f"- **{key.replace('_', ' ').capitalize()}**: [{url}]({url})"
+                                    for key, url in meta.links.items()], ""]
+    lines += [f"Generated by `make compile` from `component.py` and `{METADATA}`.", ""]
     return "\n".join(lines)
 
 
@@ -111,6 +360,26 @@ def without_retries(spec):
     for dag in dags:
         for task in dag.tasks.values():
             task.ClearField("retry_policy")
+    return copy
+
+
+def with_create_time(spec, created: str):
+    """A copy of a pipeline spec whose task inputs given as the run's creation time placeholder
+    (dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER) are `created`: kfp.local 2.17 fills the job's name and id
+    but fails a task given this one (its placeholder parser takes it for an input's)."""
+    from kfp import dsl
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    copy = pipeline_spec_pb2.PipelineSpec()
+    copy.CopyFrom(spec)
+    dags = [copy.root.dag] + [c.dag for c in copy.components.values() if c.HasField("dag")]
+    for dag in dags:
+        for task in dag.tasks.values():
+            for value in task.inputs.parameters.values():
+                constant = value.runtime_value.constant
+                if constant.WhichOneof("kind") == "string_value" and \
+                        constant.string_value == dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER:
+                    constant.string_value = created
     return copy
 
 
@@ -173,6 +442,7 @@ def run_local(params: dict[str, Any], root: str | Path, runner: str = "subproces
         else:
             local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
         spec = without_retries(pipeline_func().component_spec.implementation.graph)
+        spec = with_create_time(spec, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         context.enter_context(_environ(FAILURE_LOG, log_path))  # the steps, child processes, inherit it
         before = set(root.iterdir())
         start = time.perf_counter()

@@ -51,6 +51,35 @@ def test_secret_is_a_template_without_real_credentials():
     assert doc["stringData"]["accesskey"] == "REPLACE_ME" and doc["stringData"]["secretkey"] == "REPLACE_ME"
 
 
+def serving_docs() -> dict[str, dict]:
+    return {doc["kind"]: doc for name in ("serviceaccount.yaml", "s3-secret.yaml")
+            for doc in yaml.safe_load_all((ROOT / "manifests/serving" / name).read_text())}
+
+
+def test_serving_secret_is_a_template_with_the_annotations_kserve_reads():
+    secret = serving_docs()["Secret"]
+    assert secret["stringData"] == {"awsAccessKeyID": "REPLACE_ME", "awsSecretAccessKey": "REPLACE_ME"}
+    annotations = secret["metadata"]["annotations"]
+    assert {"serving.kserve.io/s3-endpoint", "serving.kserve.io/s3-usehttps"} <= set(annotations)
+    assert all(isinstance(value, str) for value in annotations.values())  # "0", not 0: annotations are strings
+
+
+def test_serving_account_is_the_one_published_manifests_name_and_lists_the_secret():
+    from slimpipe.stages.publish import SERVICE_ACCOUNT
+
+    docs = serving_docs()
+    assert docs["ServiceAccount"]["metadata"]["name"] == SERVICE_ACCOUNT
+    assert docs["ServiceAccount"]["secrets"] == [{"name": docs["Secret"]["metadata"]["name"]}]
+
+
+def test_no_manifest_carries_a_credential():
+    for path in MANIFESTS:
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc["kind"] == "Secret":
+                secret = {k: v for k, v in doc["stringData"].items() if "key" in k.lower()}
+                assert secret and set(secret.values()) == {"REPLACE_ME"}, path
+
+
 KUSTOMIZATIONS = sorted(p.parent for p in (ROOT / "manifests").rglob("kustomization.yaml"))
 KUBECTL = shutil.which("kubectl")
 
@@ -78,8 +107,10 @@ def kustomize(directory: Path) -> list[dict]:
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_kustomize_renders_every_kustomization(directory):
     docs = kustomize(directory)
-    listed = yaml.safe_load((directory / "kustomization.yaml").read_text())["resources"]
-    assert len(docs) >= len(listed) and all(doc["metadata"]["namespace"] == "kubeflow" for doc in docs)
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    namespace = kustomization["namespace"]  # kubeflow, or a profile's namespace for serving
+    assert len(docs) >= len(kustomization["resources"]) and all(doc["metadata"]["namespace"] == namespace
+                                                                for doc in docs)
 
 
 @needs_kubectl

@@ -110,3 +110,16 @@ def test_a_sweep_publishes_the_fastest_model_that_passes_the_gate(tiny_dataset, 
     pruned = json.loads((tmp_path / "results/pruned/model.json").read_text())
     assert pruned["pruning"]["eval_metric_loss"] == float(chosen)
     assert "Sweep of eval_metric_loss" in table and (tmp_path / "results/report.md").exists()
+
+
+@pytest.mark.slow
+def test_a_latency_target_measures_the_table_and_prunes_to_it(tiny_dataset, tmp_path):
+    """The latency table is measured only when a latency target asks for it, and prune-train reads it."""
+    code = main(["run", "--dataset", str(tiny_dataset), "--target-speedup", "1.05", "--max-layer-loss", "1",
+                 "--root", str(tmp_path / "runs"), "--out", str(tmp_path / "results"), *TINY_PARAMS])
+    assert code == 0
+    pruning = json.loads((tmp_path / "results/pruned/model.json").read_text())["pruning"]
+    assert pruning["target_speedup"] == 1.05 and pruning["eval_metric_loss"] is None
+    assert pruning["iterations"] and pruning["measured_ms"] > 0 and pruning["predicted_ms"] > 0
+    assert (tmp_path / "results/visualization/latency.png").exists()
+    assert "Latency predicted from the latency table" in (tmp_path / "results/report.md").read_text()

@@ -75,11 +75,10 @@ def test_gpu_benchmark_asks_for_a_gpu_on_the_gpu_image_only():
 def test_ingest_is_never_cached_nor_retried_by_the_pipeline():
     """Storage retries its transient faults inside the step; ingest's other failures are deterministic."""
     spec = parsed(ROOT / "pipelines/prune_pipeline.yaml")[0]
-    tasks = spec["root"]["dag"]["tasks"]
-    assert tasks["ingest"]["cachingOptions"].get("enableCache", False) is False
-    assert "retryPolicy" not in tasks["ingest"]
     nested = {name: task for comp in spec["components"].values() for name, task in
-              comp.get("dag", {}).get("tasks", {}).items()}  # the shards run inside the ParallelFor's DAG
+              comp.get("dag", {}).get("tasks", {}).items()}  # the steps run inside the exit handler's DAG
+    assert nested["ingest"]["cachingOptions"].get("enableCache", False) is False
+    assert "retryPolicy" not in nested["ingest"]
     assert nested["sensitivity"]["retryPolicy"]["maxRetryCount"] == 3
 
 

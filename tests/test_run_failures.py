@@ -6,8 +6,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from slimpipe.errors import SlimpipeError
 from slimpipe.kfp_io import FAILURE_LOG
+from tests.s3_fixtures import s3  # noqa: F401  (fixture)
 
 
 def test_a_run_whose_val_list_names_a_missing_file_ends_on_the_step_and_the_line(dataset_copy, tmp_path):
@@ -73,3 +76,101 @@ def test_a_step_failing_on_a_bug_keeps_its_traceback_and_records_it(tmp_path):
     proc, records = run_step(tmp_path, "raise ValueError('a bug')")
     assert proc.returncode != 0 and "Traceback" in proc.stderr
     assert records == [{"step": "ingest", "message": "ValueError: a bug"}]
+
+
+# A failed run leaves failed.json under the publish destination (the pipeline's exit handler) --------------------
+
+def test_a_failed_run_leaves_failed_json_naming_the_step_and_the_cause(dataset_copy, tmp_path):
+    from slimpipe.kfp_pipeline import run_local
+
+    lines = (dataset_copy / "val_list.txt").read_text().splitlines()
+    lines[2] = "images/missing.jpg " + lines[2].split()[1]
+    (dataset_copy / "val_list.txt").write_text("\n".join(lines) + "\n")
+    dest = tmp_path / "published"
+    with pytest.raises(SlimpipeError, match="step ingest failed"):
+        run_local({"dataset": str(dataset_copy), "epochs": 1, "publish_to": str(dest)}, tmp_path / "runs")
+    [failed] = dest.glob("*/failed.json")
+    record = json.loads(failed.read_text())
+    assert failed.parent.name == record["run_id"] and record["run_id"].startswith("slimpipe-prune-")
+    assert record["state"] == "FAILED" and record["step"] == "ingest"
+    assert record["cause"] == f"{dataset_copy}/val_list.txt:3: file not found: images/missing.jpg"
+    assert record["format"] == "slimpipe.failure/1" and not (dest / "latest.json").exists()
+
+
+def test_the_exit_task_wraps_every_step_and_names_the_run_as_publish_does():
+    from kfp.pipeline_spec.pipeline_spec_pb2 import PipelineTaskSpec
+
+    after_all = PipelineTaskSpec.TriggerPolicy.TriggerStrategy.ALL_UPSTREAM_TASKS_COMPLETED
+
+    from slimpipe.kfp_pipeline import pipeline_func
+
+    spec = pipeline_func().component_spec.implementation.graph
+    root = spec.root.dag.tasks
+    assert sorted(root) == ["exit-handler-1", "record-failure"]
+    exit_task = root["record-failure"]
+    assert exit_task.dependent_tasks == ["exit-handler-1"]
+    assert exit_task.trigger_policy.strategy == after_all
+    assert exit_task.inputs.parameters["status"].task_final_status.producer_task == "exit-handler-1"
+    publish = [task for comp in spec.components.values() for name, task in comp.dag.tasks.items() if name == "publish"]
+    assert publish
+
+    def identity(task):
+        return {k: task.inputs.parameters[k].runtime_value.constant.string_value
+                for k in ("run_name", "job_id", "created")}
+
+    assert all(identity(task) == identity(exit_task) for task in publish)
+    assert identity(exit_task) == {"run_name": "{{$.pipeline_job_name}}", "job_id": "{{$.pipeline_job_uuid}}",
+                                   "created": "{{$.pipeline_job_create_time_utc}}"}
+
+
+def test_a_local_run_gets_its_creation_time_in_place_of_the_placeholder_kfp_local_cannot_fill():
+    from slimpipe.kfp_pipeline import pipeline_func, with_create_time
+
+    spec = pipeline_func().component_spec.implementation.graph
+    filled = with_create_time(spec, "2026-06-01T12:00:00Z")
+    dags = [filled.root.dag] + [c.dag for c in filled.components.values() if c.HasField("dag")]
+    values = [p.runtime_value.constant.string_value for dag in dags for task in dag.tasks.values()
+              for name, p in task.inputs.parameters.items() if name == "created"]
+    assert len(values) >= 3 and set(values) == {"2026-06-01T12:00:00Z"}
+    assert "{{$.pipeline_job_create_time_utc}}" in str(spec)  # the original untouched
+
+
+def test_failed_json_is_written_once_and_kept(tmp_path):
+    from slimpipe.stages.publish import record_failure
+
+    causes = [{"step": "train", "message": "NaN training loss"}, {"step": "report", "message": "later"}]
+    first = record_failure(str(tmp_path), "run-1", "FAILED", causes=causes, created="2026-06-01T12:00:00Z")
+    assert (first.step, first.cause, first.created) == ("train", "NaN training loss", "2026-06-01T12:00:00.000000Z")
+    written = (tmp_path / "run-1/failed.json").read_bytes()
+    record_failure(str(tmp_path), "run-1", "FAILED", causes=[{"step": "ingest", "message": "other"}])
+    assert (tmp_path / "run-1/failed.json").read_bytes() == written
+    assert sorted(p.name for p in (tmp_path / "run-1").iterdir()) == ["failed.json"]  # nothing left aside
+
+
+def test_a_succeeded_run_records_nothing(tmp_path):
+    from slimpipe.stages.publish import record_failure
+
+    assert record_failure(str(tmp_path / "pub"), "run-1", "SUCCEEDED") is None
+    assert not (tmp_path / "pub").exists()
+
+
+def test_without_recorded_causes_failed_json_says_what_kubeflow_says(tmp_path):
+    from slimpipe.stages.publish import record_failure
+
+    record = record_failure(str(tmp_path), "run-1", "CANCELLED", failed_task="exit-handler-1",
+                            error="run was cancelled")
+    data = json.loads((tmp_path / "run-1/failed.json").read_text())
+    assert data["step"] == record.step == "exit-handler-1" and data["cause"] == "run was cancelled"
+    assert data["state"] == "CANCELLED"
+
+
+def test_failed_json_in_a_bucket(s3):
+    from slimpipe import storage
+    from slimpipe.stages.publish import record_failure
+
+    store = storage.ObjectStore.from_env()
+    store.ensure_bucket("models")
+    record_failure("s3://models/digits", "run-1", "FAILED", causes=[{"step": "ingest", "message": "bad"}])
+    record_failure("s3://models/digits", "run-1", "FAILED", causes=[{"step": "train", "message": "other"}])
+    data = json.loads(store.get_bytes("models", "digits/run-1/failed.json"))
+    assert (data["step"], data["cause"]) == ("ingest", "bad")

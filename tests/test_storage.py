@@ -166,11 +166,10 @@ def test_a_permanent_error_is_not_retried():
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    """Small files standing in for a run's outputs, with benchmark results the gate can read."""
+def results(tmp_path_factory, tiny_model):
+    """A model and small files standing in for a run's other outputs, with benchmark results the gate can read."""
     root = tmp_path_factory.mktemp("results")
-    (root / "model").mkdir()
-    (root / "model/model.json").write_text("{}")
+    shutil.copytree(tiny_model, root / "model")
     (root / "sensitivities.json").write_text("{}")
     (root / "report.md").write_text("# report\n")
     for name, acc, latency in (("base", 0.90, 10.0), ("pruned", 0.895, 5.0)):

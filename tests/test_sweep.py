@@ -1,10 +1,10 @@
-"""The eval_metric_loss sweep: the fastest pruned model that passes the quality gate is chosen."""
+"""The sweep (eval_metric_loss values or speed-up targets): the fastest pruned model that passes the quality gate is chosen."""
 import json
 
 import pytest
 
 from slimpipe.errors import SlimpipeError
-from slimpipe.stages.sweep import parse_losses, sweep_select
+from slimpipe.stages.sweep import parse_losses, parse_speedups, sweep_select
 
 
 def result(path, latency, metric, loss=None, params=1000):
@@ -58,3 +58,28 @@ def test_results_and_models_must_pair_up(sweep):
 def test_sweep_values_are_checked(text):
     with pytest.raises(SlimpipeError, match="sweep losses"):
         parse_losses(text)
+
+
+def test_a_sweep_of_speedup_targets_is_labelled_by_its_targets(tmp_path):
+    base = result(tmp_path / "base.json", 10.0, 0.90)
+    results, models = [], []
+    for speedup, latency, metric in ((1.5, 6.5, 0.90), (2.0, 4.9, 0.895), (3.0, 3.2, 0.80)):
+        path = result(tmp_path / f"r{speedup}.json", latency, metric, params=500)
+        data = json.loads(path.read_text())
+        data["pruning"] = {"target_speedup": speedup, "eval_metric_loss": None}
+        path.write_text(json.dumps(data))
+        results.append(path)
+        models.append(tmp_path / f"m{speedup}")
+        models[-1].mkdir()
+    out = tmp_path / "out"
+    outcome = sweep_select(base, results, models, out / "model", out / "result.json", out / "sweep.md")
+    table = (out / "sweep.md").read_text()
+    assert outcome["target_speedup"] == 2.0 and table.startswith("# Sweep of speed-up targets (3 values)")
+    assert "| 2x | 50.0% | 50.0% | 2.0K | 4.90 ms (2.04x) | 0.8950 | +0.50 | pass | **yes** |" in table
+    assert "Chosen: speed-up target 2x" in table
+
+
+@pytest.mark.parametrize("text", ["", "2,abc", "0.5,2", "1"])
+def test_sweep_speedups_are_above_one(text):
+    with pytest.raises(SlimpipeError, match="sweep speed-ups"):
+        parse_speedups(text)

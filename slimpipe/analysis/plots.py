@@ -111,3 +111,24 @@ def plot_tradeoff(points: list[tuple[float, float, str, bool]], base: tuple[floa
     ax.legend(fontsize=8)
     _save(fig, path)
     plt.close(fig)
+
+
+def plot_latency_vs_loss(curves: dict[str, list[tuple[float, float, float]]], base_ms: float, metric: str,
+                         path: Path) -> None:
+    """latency.png: per layer, the latency the whole model saves against the metric it loses when that layer
+    alone is pruned, one point per ratio (`curves`: layer -> [(ratio, ms saved, relative loss)]). Layers up and to
+    the left buy speed cheaply; the latency-target pruning picks from there first."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for layer, points in curves.items():
+        points = sorted(points)
+        ax.plot([p[1] for p in points], [p[2] for p in points], linewidth=0.8, marker=".", label=layer)
+    ax.axvline(0.0, color="grey", linewidth=0.6)
+    ax.set_xlabel(f"latency saved (ms per run; unpruned model {base_ms:.2f} ms)")
+    ax.set_ylabel(f"relative {metric} loss")
+    ax.set_title("per-layer latency saved against sensitivity (each point a pruning ratio)")
+    ax.grid(alpha=0.3)
+    if len(curves) <= 40:
+        ax.legend(fontsize=5, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _save(fig, path)
+    plt.close(fig)

@@ -9,8 +9,9 @@ import sys
 from slimpipe import __version__
 from slimpipe.errors import SlimpipeError
 
-SUBCOMMANDS = ("sample", "ingest", "train", "sensitivity", "merge_sensitivities", "visualize", "prune_train",
-               "benchmark", "sweep_select", "report", "publish", "run", "compile", "submit", "schedule")
+SUBCOMMANDS = ("sample", "ingest", "train", "sensitivity", "merge_sensitivities", "latency_table",
+               "merge_latency_tables", "visualize", "prune_train",
+               "benchmark", "sweep_select", "report", "publish", "serve", "run", "compile", "submit", "schedule")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -19,6 +19,10 @@ HELP = {
     "prune_epochs": "retraining epochs after pruning",
     "eval_metric_loss": "largest relative metric loss per layer (used when --pruned-flops is 0)",
     "pruned_flops": "fraction of FLOPs to remove instead of a loss threshold (0 = off)",
+    "target_speedup": "prune until the model runs this many times faster on the benchmark's CPU settings, e.g. 2 "
+                      "(0 = off; measures a latency table)",
+    "target_latency_ms": "prune until the model runs within this many ms on the benchmark's CPU settings (0 = off)",
+    "max_layer_loss": "with a latency target: largest sensitivity loss any one layer may take (0 = the default)",
     "criterion": "channel ranking: l1_norm or fpgm",
     "ratios": "ratios tried per layer in the sensitivity analysis",
     "align": "keep channel counts at multiples of K (0 = off; -1 = 8 when --gpu-benchmark is on, else off)",
@@ -38,6 +42,8 @@ HELP = {
     "sensitivity_subset": "measure sensitivities on N val images, seeded and class-balanced (0 = all)",
     "sweep_losses": "prune at each of these eval_metric_loss values (e.g. 0.02,0.05,0.1) and keep the fastest "
                     "that passes the gate (empty = off)",
+    "sweep_speedups": "prune at each of these speed-up targets (e.g. 1.5,2,3) and keep the fastest that passes "
+                      "the gate (empty = off)",
     "object_store_secret": "Kubernetes secret with the object-store keys accesskey/secretkey",
 }
 
@@ -48,7 +54,7 @@ def _signature() -> inspect.Signature:
     return inspect.signature(pipeline_func().pipeline_func)
 
 
-EXCLUSIVE = ("eval_metric_loss", "pruned_flops")
+EXCLUSIVE = ("eval_metric_loss", "pruned_flops", "target_speedup", "target_latency_ms")
 # Parameters whose values have bounds, refused at parse time like the stages' own flags (0 and -1 are the
 # pipeline's "off" and "default" where its help says so).
 TYPES = {"epochs": options.COUNT, "prune_epochs": options.COUNT, "batch_size": options.COUNT,
@@ -56,7 +62,9 @@ TYPES = {"epochs": options.COUNT, "prune_epochs": options.COUNT, "batch_size": o
          "benchmark_warmup": options.NON_NEGATIVE, "sensitivity_shards": options.COUNT,
          "sensitivity_subset": options.NON_NEGATIVE, "input_size": options.NON_NEGATIVE,
          "align": options.bounded(int, -1), "sensitivity_stop_loss": options.bounded(float, 0.0),
-         "eval_metric_loss": options.FINITE, "pruned_flops": options.FINITE, "max_drop_points": options.FINITE}
+         "eval_metric_loss": options.FINITE, "pruned_flops": options.FINITE, "max_drop_points": options.FINITE,
+         "target_speedup": options.FINITE, "target_latency_ms": options.FINITE,
+         "max_layer_loss": options.bounded(float, 0.0)}
 
 
 def add_arguments(cmd: argparse.ArgumentParser) -> None:
@@ -81,11 +89,11 @@ def add_arguments(cmd: argparse.ArgumentParser) -> None:
 
 def from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The pipeline arguments given on the command line, checked before anything is launched."""
-    from slimpipe.pruning.rules import check_target
     from slimpipe.pruning.sensitivity import parse_ratios
+    from slimpipe.stages.targets import plan_targets
 
     params = {key[2:]: value for key, value in vars(args).items() if key.startswith("p_")}
-    flops = params.get("pruned_flops") or None  # the pipeline's 0 means "use eval_metric_loss"
-    check_target(None if flops else params["eval_metric_loss"], flops)
+    plan_targets(params["eval_metric_loss"], params["pruned_flops"], params["target_speedup"],
+                 params["target_latency_ms"], params["sweep_losses"], params["sweep_speedups"])
     parse_ratios(params["ratios"])
     return params

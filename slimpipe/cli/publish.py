@@ -1,10 +1,11 @@
 from slimpipe.cli import options
 
-HELP = "publish results to <to>/<run-id>/ (bucket or folder), then latest.json if the quality gate passes"
+HELP = ("publish results and a KServe manifest to <to>/<run-id>/ (bucket or folder), then latest.json if the "
+        "quality gate passes and no newer run is there")
 
 
 def add_arguments(cmd):
-    from slimpipe.stages.publish import MAX_DROP_POINTS
+    from slimpipe.stages.publish import MAX_DROP_POINTS, SERVICE_ACCOUNT
 
     cmd.add_argument("--to", required=True, help="destination: s3://bucket/name or a folder")
     cmd.add_argument("--run-id", required=True, help="name of the run's folder there (letters, digits, . _ -)")
@@ -17,6 +18,12 @@ def add_arguments(cmd):
     cmd.add_argument("--max-drop-points", type=options.FINITE, default=MAX_DROP_POINTS,
                      help=f"quality gate: largest metric drop, in points, that may move latest.json "
                           f"(default {MAX_DROP_POINTS:g})")
+    cmd.add_argument("--created", default=None,
+                     help="when the run was created, ISO-8601 UTC (e.g. 2026-06-01T12:00:00Z; default now): "
+                          "latest.json never moves to a run created before the one it names")
+    cmd.add_argument("--service-account", default=SERVICE_ACCOUNT,
+                     help=f"service account of the InferenceService, holding the S3 secret KServe reads "
+                          f"(default {SERVICE_ACCOUNT}; manifests/serving/ creates it)")
 
 
 def run(args):
@@ -25,4 +32,4 @@ def run(args):
     files = run_files(args.model, args.base, args.pruned, sensitivities=args.sensitivities, plots=args.plots,
                       report=args.report)
     publish(args.to, args.run_id, files, files["benchmark_base.json"], files["benchmark_pruned.json"],
-            max_drop_points=args.max_drop_points)
+            max_drop_points=args.max_drop_points, created=args.created, service_account=args.service_account)

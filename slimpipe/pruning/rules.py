@@ -1,6 +1,7 @@
 """From sensitivities to per-layer ratios: the reference systems' rules, as pure functions."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from slimpipe.errors import fail
@@ -41,14 +42,33 @@ def check_flops(target: float) -> float:
     return target
 
 
-def check_target(eval_metric_loss: float | None, pruned_flops: float | None) -> None:
-    """Exactly one pruning target, inside its range: checked before any work starts."""
-    if (eval_metric_loss is None) == (pruned_flops is None):
-        raise fail("give exactly one of --eval-metric-loss and --pruned-flops")
+def check_target(eval_metric_loss: float | None, pruned_flops: float | None, target_speedup: float | None = None,
+                 target_latency_ms: float | None = None, latency_table: object | None = None,
+                 max_layer_loss: float | None = None) -> None:
+    """Exactly one pruning target, inside its range: checked before any work starts. A latency target
+    (speed-up or milliseconds) needs a latency table, which nothing else uses, and may carry a per-layer
+    loss cap."""
+    given = [v for v in (eval_metric_loss, pruned_flops, target_speedup, target_latency_ms) if v is not None]
+    if len(given) != 1:
+        raise fail("give exactly one of --eval-metric-loss, --pruned-flops, --target-speedup and --target-latency-ms")
+    latency = target_speedup is not None or target_latency_ms is not None
+    if latency and latency_table is None:
+        flag = "--target-speedup" if target_speedup is not None else "--target-latency-ms"
+        raise fail(f"{flag} needs --latency-table: the latency table of this model (`slimpipe latency-table`)")
+    if not latency and latency_table is not None:
+        raise fail("--latency-table is used only with --target-speedup or --target-latency-ms")
+    if not latency and max_layer_loss is not None:
+        raise fail("--max-layer-loss applies only to --target-speedup and --target-latency-ms")
     if eval_metric_loss is not None:
         check_loss(eval_metric_loss)
-    else:
+    elif pruned_flops is not None:
         check_flops(pruned_flops)
+    elif target_speedup is not None and not (math.isfinite(target_speedup) and target_speedup > 1.0):
+        raise fail(f"target_speedup {target_speedup} must be above 1 (the unpruned model's speed)")
+    elif target_latency_ms is not None and not (math.isfinite(target_latency_ms) and target_latency_ms > 0.0):
+        raise fail(f"target_latency_ms {target_latency_ms} must be above 0")
+    if max_layer_loss is not None and not 0.0 < max_layer_loss <= 1.0:
+        raise fail(f"max_layer_loss {max_layer_loss} is outside (0, 1]")
 
 
 GPU_ALIGN = 8  # channel multiple that GPU kernels and TensorRT run fastest (tensor cores)
@@ -112,3 +132,18 @@ def ratios_for_flops(sensitivities: Sensitivities, target: float,
         else:
             high = threshold
     return best
+
+
+def pipeline_target(eval_metric_loss: float, pruned_flops: float = 0.0, target_speedup: float = 0.0,
+                    target_latency_ms: float = 0.0) -> dict[str, float | None]:
+    """The pipeline's pruning target as check_target's keyword arguments. Pipeline parameters cannot be unset,
+    so 0 means unset: `eval_metric_loss` (which has a default) applies unless `pruned_flops`, `target_speedup` or
+    `target_latency_ms` is given, and at most one of those three may be."""
+    others = {"pruned_flops": pruned_flops, "target_speedup": target_speedup, "target_latency_ms": target_latency_ms}
+    given = {k: v for k, v in others.items() if v}
+    if len(given) > 1:
+        raise fail(f"give at most one of {', '.join(given)} (each replaces eval_metric_loss); got "
+                   + ", ".join(f"{k} {v}" for k, v in given.items()))
+    target = {"eval_metric_loss": None if given else eval_metric_loss} | {k: v or None for k, v in others.items()}
+    check_target(**target, latency_table=True if target_speedup or target_latency_ms else None)
+    return target

@@ -5,7 +5,8 @@ resumes where it stopped:
     {"format", "task", "arch", "fingerprint", "metric", "baseline", "criterion", "ratios",
      "sensitivities": {layer: {"0.1": loss, ...}}, "evaluations", "seconds_per_evaluation",
      "stop_loss", "capped": {layer: [ratio keys]}, "subset", "shard": [i, n] | null, "all_layers",
-     "in_place_evaluation" (whether one predictor served every evaluation, see masked_eval.py)}
+     "in_place_evaluation" (whether one predictor served every evaluation, see masked_eval.py),
+     "folded_evaluation" (whether that predictor ran with batch norm folded into the convolutions)}
 loss = (baseline - pruned) / (baseline + 1e-3), PaddleSlim's dygraph formula.
 
 Early stop: with `stop_loss`, once a layer's loss reaches it the layer's larger ratios are not evaluated;
@@ -16,7 +17,6 @@ Shards: `shard` [i, n] measures every n-th layer from the i-th; `merge` joins co
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -55,15 +55,11 @@ def parse_ratios(text: str) -> list[float]:
 
 def read(path: str | Path) -> dict[str, Any]:
     """Load and validate a sensitivities JSON file; ratio keys become floats in `table`."""
+    from slimpipe.jsonfile import read_tagged
+
     path = Path(path)
-    if not path.is_file():
-        raise fail(f"{path}: sensitivities file not found")
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise fail(f"{path}: not valid JSON ({exc}); sensitivities files are JSON, not PaddleSlim pickles") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise fail(f"{path}: not a slimpipe sensitivities file (format {FORMAT!r} expected)")
+    data = read_tagged(path, FORMAT, "sensitivities file",
+                       hint="; sensitivities files are JSON, not PaddleSlim pickles")
     try:
         data["table"] = {layer: {float(r): float(v) for r, v in losses.items()}
                          for layer, losses in data["sensitivities"].items()}
@@ -208,7 +204,8 @@ def merge(parts: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     merged.update(shard=None, layers=dict(first["all_layers"]), sensitivities={}, capped={},
                   evaluations=sum(d["evaluations"] for _, d in parts),
                   seconds_evaluating=sum(d.get("seconds_evaluating", 0.0) for _, d in parts),
-                  in_place_evaluation=all(d.get("in_place_evaluation", False) for _, d in parts))
+                  in_place_evaluation=all(d.get("in_place_evaluation", False) for _, d in parts),
+                  folded_evaluation=all(d.get("folded_evaluation", False) for _, d in parts))
     for _, data in parts:
         merged["sensitivities"].update(data["sensitivities"])
         merged["capped"].update(data.get("capped", {}))

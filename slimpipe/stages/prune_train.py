@@ -1,14 +1,15 @@
 """Stage 4: prune each layer by the ratio its sensitivity allows, then retrain from the trained weights."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from slimpipe import atomic, modeldir
 from slimpipe.errors import fail
 from slimpipe.evaluation import dygraph_forward, evaluate
 from slimpipe.progress import log
-from slimpipe.pruning import rules
+from slimpipe.pruning import latency_target, rules
 from slimpipe.pruning import sensitivity as sens
 from slimpipe.pruning.channels import ChannelPruner, model_stats
 from slimpipe.stages.common import load_split_for
@@ -45,12 +46,18 @@ def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape
 def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Path, out: str | Path,
                 eval_metric_loss: float | None = None, pruned_flops: float | None = None, epochs: int = 5,
                 align: int | None = None, batch_size: int = 16, learning_rate: float = 0.002,
-                seed: int = 0, gpu_serving: bool = False, overwrite: bool = False) -> modeldir.ModelInfo:
+                seed: int = 0, gpu_serving: bool = False, overwrite: bool = False,
+                latency_table: str | Path | None = None, target_speedup: float | None = None,
+                target_latency_ms: float | None = None, max_layer_loss: float | None = None,
+                max_iterations: int = latency_target.DEFAULT_ITERATIONS) -> modeldir.ModelInfo:
     """Prune `model` by its sensitivities, retrain it on `dataset`, write the pruned model to `out`.
-    Unset `align` is 8 when `gpu_serving` (see rules.resolve_align)."""
-    atomic.claim(out, "prune-train", {"model": model, "dataset": dataset, "sensitivities": sensitivities},
-                 overwrite)
-    rules.check_target(eval_metric_loss, pruned_flops)
+    Unset `align` is 8 when `gpu_serving` (see rules.resolve_align). A latency target (`target_speedup` or
+    `target_latency_ms`, with the model's `latency_table`) prunes to that latency on the table's predictor
+    settings, measured before retraining (see slimpipe/pruning/latency_target.py)."""
+    atomic.claim(out, "prune-train", {"model": model, "dataset": dataset, "sensitivities": sensitivities,
+                                      "latency_table": latency_table}, overwrite)
+    rules.check_target(eval_metric_loss, pruned_flops, target_speedup, target_latency_ms, latency_table,
+                       max_layer_loss)
     explicit_align = align is not None and align > 0
     align = rules.resolve_align(align, gpu_serving)
     net, info = modeldir.load(model)
@@ -64,14 +71,24 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
     sens.check_matches(data, Path(sensitivities), info.arch, pruner.fingerprint(), pruner.layers)
     if explicit_align:
         rules.check_align(align, {layer: pruner.channels[layer] for layer in data["table"]})
+    goal = None
+    if latency_table is not None:
+        goal = latency_goal(latency_table, data, Path(sensitivities), info, pruner, target_speedup,
+                            target_latency_ms, max_layer_loss, align)
     task = get_task(info.task)
     train_split = load_split_for(info, dataset, "train")
     val_split = load_split_for(info, dataset, "val")
 
     shape = info.input_shape()
     before = model_stats(net, shape)
-    ratios = choose_ratios(pruner, data["table"], shape, eval_metric_loss, pruned_flops, align, before["flops"],
-                           data.get("stop_loss") or 1.0)
+    latency_record: dict[str, Any] = {"target_speedup": target_speedup, "target_latency_ms": target_latency_ms}
+    if goal is not None:
+        ratios, measured = prune_to_latency(goal, pruner, info, task, val_split, max_iterations)
+        latency_record.update(measured)
+    else:
+        ratios = choose_ratios(pruner, data["table"], shape, eval_metric_loss, pruned_flops, align,
+                               before["flops"], data.get("stop_loss") or 1.0)
+        latency_record.update(dict.fromkeys(LATENCY_KEYS))
     pruner.prune(ratios)
     after = model_stats(net, shape)
     modeldir.check_export(net, info)  # before any training time is spent
@@ -90,12 +107,135 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
                  "pruned_flops": 1.0 - after["flops"] / before["flops"],
                  "pruned_params": 1.0 - after["params"] / before["params"],
                  "aligned_layers": aligned, "aligned_to": width, "base_stats": before, "base_metrics": info.metrics,
-                 "metric_before_retraining": untrained},
+                 "metric_before_retraining": untrained, **latency_record},
         training=settings.record(dataset))
     modeldir.save(out, net, pruned_info, "prune-train")
     log("prune-train", f"val {task.metric_name} {info.metrics.get(task.metric_name, float('nan')):.4f} -> "
                        f"{best[task.metric_name]:.4f}; pruned model written to {out}")
     return pruned_info
+
+
+# What a latency target adds to model.json's `pruning` (None for the other targets): the table's settings and
+# its unpruned latency, the cap, the latency the tables predicted for the chosen ratios, the pruned and the
+# unpruned model's latency measured side by side on those settings before retraining (which does not change
+# the architecture), and every iteration of the measure-and-correct loop.
+LATENCY_KEYS = ("max_layer_loss", "latency_table", "predicted_ms", "predicted_speedup", "predicted_table_ms",
+                "measured_ms", "base_ms", "iterations")
+MEASURE_ROUNDS, MEASURE_REPEATS = 7, 10  # alternating rounds of the pruned and the unpruned model
+
+
+@dataclass
+class LatencyGoal:
+    """A latency target resolved against its table: `target_ms` in the table's time (its unpruned
+    latency over the speed-up, or the milliseconds given)."""
+
+    table: Any  # slimpipe.pruning.latency.LatencyTable
+    path: Path
+    target_ms: float
+    text: str  # the target as the user gave it, for messages
+    speedup: bool  # a speed-up target: measured latency is compared relative to the unpruned model's
+    knapsack: latency_target.Knapsack  # the choices the two tables allow under the per-layer loss cap
+
+
+def latency_goal(path: str | Path, data: dict[str, Any], sens_path: Path, info: modeldir.ModelInfo,
+                 pruner: ChannelPruner, target_speedup: float | None, target_latency_ms: float | None,
+                 max_layer_loss: float | None, align: int | None) -> LatencyGoal:
+    """Read the latency table and check it before any work: the same model and input size, complete, every
+    layer in the sensitivities, predictor settings this machine can run, a target below its latency and
+    within what the tables predict the loss cap allows."""
+    from slimpipe.pruning import latency
+
+    path = Path(path)
+    table = latency.read(path)
+    latency.check_matches(table, path, info.arch, pruner.fingerprint(), pruner.layers)
+    latency.require_complete(table, path)
+    if list(table.settings["input_size"]) != list(info.input_size):
+        raise fail(f"{path}: measured at input size {table.settings['input_size']}, the model takes "
+                   f"{info.input_size}")
+    missing = sorted(set(table.layers) - set(data["table"]))
+    if missing:
+        raise fail(f"{sens_path}: no sensitivities for layer {missing[0]!r} of the latency table {path}"
+                   + (f" ({len(missing) - 1} more)" if len(missing) > 1 else ""))
+    predictor_settings(table, path)
+    if target_speedup is not None:
+        target_ms, text = table.base_ms / target_speedup, f"--target-speedup {target_speedup:g}"
+    else:
+        target_ms, text = target_latency_ms, f"--target-latency-ms {target_latency_ms:g}"
+        if target_ms >= table.base_ms:
+            raise fail(f"target_latency_ms {target_latency_ms:g} is not below the unpruned model's "
+                       f"{table.base_ms:.3f} ms in {path}")
+    capped = data.get("capped") or {}  # early stop: only "at least the cap" is known there
+    measured = {layer: {r: loss for r, loss in losses.items() if sens.ratio_key(r) not in capped.get(layer, [])}
+                for layer, losses in data["table"].items()}
+    cap = latency_target.DEFAULT_MAX_LAYER_LOSS if max_layer_loss is None else max_layer_loss
+    knapsack = latency_target.Knapsack(measured, table, cap, pruner.channels, align)
+    first = knapsack.choose(target_ms)
+    if not first.reached:
+        raise latency_target.cannot_reach(text, target_ms, first)
+    return LatencyGoal(table, path, target_ms, text, target_speedup is not None, knapsack)
+
+
+def predictor_settings(table, path: Path):
+    """The table's own predictor settings (device, MKLDNN, threads), refused where this machine cannot run
+    them."""
+    from slimpipe.inference import gpu_unavailable_reason
+
+    if table.settings["device"] == "gpu":
+        reason = gpu_unavailable_reason(False)
+        if reason:
+            raise fail(f"{path}: measured on GPU, which this machine cannot run: {reason}")
+    return table.predictor_settings()
+
+
+def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.ModelInfo, task, val_split,
+                     max_iterations: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """Ratios that meet the latency goal as measured (the knapsack, then measure and correct), with what
+    model.json records of it (LATENCY_KEYS)."""
+    from slimpipe.pruning.latency import describe
+    from slimpipe.pruning.timing import alternate, exported_predictor
+    from slimpipe.stages.latency_table import timed_feeds
+
+    table, net = goal.table, pruner.model
+    settings = predictor_settings(table, goal.path)
+    shapes = task.input_shapes(info.input_size)  # the table's, checked by latency_goal
+    feeds = timed_feeds(task, val_split, table.settings["batch"])
+    knapsack = goal.knapsack
+    log("prune-train", f"{goal.text}: {goal.target_ms:.3f} ms against the table's unpruned {table.base_ms:.3f} ms "
+                       f"({describe(table.settings)}); no layer beyond loss {knapsack.cap:g}")
+    base = exported_predictor(net, shapes, settings)
+    raw: list[dict[str, float]] = []
+
+    def measure(ratios: dict[str, float]) -> float:
+        with pruner.pruned(ratios):
+            candidate = exported_predictor(net, shapes, settings)
+        base_t, pruned_t = alternate([base, candidate], feeds, MEASURE_ROUNDS, MEASURE_REPEATS)
+        raw.append({"base_ms": base_t.median_ms, "measured_ms": pruned_t.median_ms,
+                    "measured_spread_ms": pruned_t.spread_ms})
+        log("prune-train", f"{len(ratios)} layers pruned: measured {pruned_t.median_ms:.3f} ms against the "
+                           f"unpruned {base_t.median_ms:.3f} ms ({base_t.median_ms / pruned_t.median_ms:.2f}x)")
+        # A speed-up is judged against the unpruned model measured beside it, in the table's time
+        return pruned_t.median_ms * table.base_ms / base_t.median_ms if goal.speedup else pruned_t.median_ms
+
+    outcome = latency_target.reach(goal.target_ms, knapsack.choose, measure, max_iterations, goal.text)
+    iterations = [dict(it, **seen, measured_speedup=seen["base_ms"] / seen["measured_ms"])
+                  for it, seen in zip(outcome.iterations, raw)]
+    final = iterations[-1]
+    # The prediction for the chosen plan, the overlap of single-layer savings corrected by the FLOPs the plan
+    # removes at once (LatencyTable.interaction), then carried from the table's time to this run's.
+    with pruner.pruned(outcome.ratios):
+        flops_saved = table.base_flops - model_stats(net, info.input_shape())["flops"] if table.base_flops else None
+    predicted_speedup = table.predicted_speedup(outcome.ratios, flops_saved)
+    log("prune-train", f"{goal.text} met after {len(iterations)} measurement(s): predicted "
+                       f"{final['base_ms'] / predicted_speedup:.3f} ms, measured {final['measured_ms']:.3f} ms "
+                       f"({final['measured_speedup']:.2f}x), summed sensitivity loss {final['loss']:.4f}")
+    return outcome.ratios, {"max_layer_loss": knapsack.cap,
+                            "latency_table": {"settings": table.settings, "base_ms": table.base_ms,
+                                              "ratios": list(table.ratios)},
+                            "predicted_ms": final["base_ms"] / predicted_speedup,
+                            "predicted_speedup": predicted_speedup,
+                            "predicted_table_ms": table.base_ms / predicted_speedup,
+                            "measured_ms": final["measured_ms"],
+                            "base_ms": final["base_ms"], "iterations": iterations}
 
 
 def _kept(pruner: ChannelPruner, layer: str, ratio: float) -> int:

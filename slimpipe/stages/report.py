@@ -53,6 +53,10 @@ def comparison(base: dict[str, Any], pruned: dict[str, Any]) -> dict[str, Any]:
         "pruned_params": 1.0 - pruned["params"] / base["params"],
         "pruned_flops": 1.0 - pruned["flops"] / base["flops"],
         "speedup": base["latency_ms"]["mean"] / pruned["latency_ms"]["mean"],
+        "flops_ratio": base["flops"] / pruned["flops"],
+        # How much of the FLOPs cut became speed: 1 = latency fell as much as FLOPs did.
+        "speedup_efficiency": (base["latency_ms"]["mean"] / pruned["latency_ms"]["mean"])
+                              / (base["flops"] / pruned["flops"]),
         "latency_ms_base": base["latency_ms"]["mean"], "latency_ms_pruned": pruned["latency_ms"]["mean"],
         "param_file_bytes_base": base["param_file_bytes"], "param_file_bytes_pruned": pruned["param_file_bytes"],
     }
@@ -79,19 +83,48 @@ def render(base: dict[str, Any], pruned: dict[str, Any], extra_rows: list[str] |
         f"- Parameters pruned: {100 * c['pruned_params']:.1f}%; FLOPs pruned: {100 * c['pruned_flops']:.1f}%",
         f"- Speed-up: {c['speedup']:.2f}x ({c['latency_ms_base']:.2f} ms -> {c['latency_ms_pruned']:.2f} ms, "
         f"measured in the same run)",
+        f"- Speed-up efficiency (speed-up / FLOPs ratio): {c['speedup_efficiency']:.2f} "
+        f"({c['speedup']:.2f}x faster for {c['flops_ratio']:.2f}x fewer FLOPs)",
         f"- {metric} change: {-c['metric_drop_points']:+.2f} points",
         *secondary_metrics(base, pruned),
     ]
     p = pruned.get("pruning") or {}
     if p:
-        target = (f"eval_metric_loss {p['eval_metric_loss']}" if p.get("eval_metric_loss") is not None
-                  else f"pruned_flops {p.get('pruned_flops_target')}")
-        lines.append(f"- Pruning: {target}, criterion {p.get('criterion')}, {p.get('layers_pruned')} layers pruned, "
-                     + (f"widths aligned to multiples of {p['align']}" if p.get("align") else "widths not aligned"))
+        lines.append(f"- Pruning: {target_text(p)}, criterion {p.get('criterion')}, {p.get('layers_pruned')} layers "
+                     "pruned, " + (f"widths aligned to multiples of {p['align']}" if p.get("align")
+                                   else "widths not aligned"))
+        lines += latency_lines(p, c)
         if p.get("aligned_to"):
             lines.append(f"- Pruned layers whose kept width is a multiple of {p['aligned_to']} (GPU-friendly): "
                          f"{p.get('aligned_layers')} of {p.get('layers_pruned')}")
     return "\n".join(lines) + "\n"
+
+
+def target_text(p: dict[str, Any]) -> str:
+    """What the pruning aimed at, from a benchmark's pruning summary."""
+    if p.get("target_speedup"):
+        return f"latency target {p['target_speedup']:g}x faster"
+    if p.get("target_latency_ms"):
+        return f"latency target {p['target_latency_ms']:g} ms"
+    if p.get("eval_metric_loss") is not None:
+        return f"eval_metric_loss {p['eval_metric_loss']}"
+    return f"pruned_flops {p.get('pruned_flops_target')}"
+
+
+def latency_lines(p: dict[str, Any], c: dict[str, Any]) -> list[str]:
+    """Predicted against measured latency, for a model pruned to a latency target: the prediction (the latency
+    table's additive model) and the measurement prune-train made while choosing, as speed-ups over the base it
+    timed alongside, beside the speed-up this benchmark measured."""
+    if not p.get("predicted_ms") or not p.get("base_ms"):
+        return []
+    predicted, base = p["predicted_ms"], p["base_ms"]
+    lines = [f"- Latency predicted from the latency table: {predicted:.2f} ms ({base / predicted:.2f}x); "
+             + (f"measured while pruning: {p['measured_ms']:.2f} ms ({base / p['measured_ms']:.2f}x), "
+                f"prediction error {100 * (predicted - p['measured_ms']) / p['measured_ms']:+.1f}%; "
+                if p.get("measured_ms") else "")
+             + f"{p.get('latency_iterations') or 0} measure-and-correct iteration(s); "
+               f"this benchmark: {c['speedup']:.2f}x"]
+    return lines
 
 
 def secondary_metrics(base: dict[str, Any], pruned: dict[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ from slimpipe.pruning.masked_eval import MaskedEvaluator
 from slimpipe.stages.common import load_split_for
 from slimpipe.tasks import get_task
 
-PROBE_IMAGES = 8  # val images on which the masked evaluator proves its in-place parameter overwrite
+PROBE_IMAGES = 8  # val images on which the masked evaluator proves its way of writing masked values
 
 
 def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criterion: str = "l1_norm",
@@ -50,7 +50,7 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
     every = pruner.verified_layers(info.input_shape())
     layers = every[shard[0]::shard[1]] if shard else every
     probe = task.feeds(val, np.arange(min(PROBE_IMAGES, len(val))))
-    evaluator = MaskedEvaluator(net, task.input_shapes(info.input_size), probe, threads=threads)
+    evaluator = MaskedEvaluator(net, task.input_shapes(info.input_size), probe, threads=threads, fold=True)
     with evaluator.predictor() as predictor:
         baseline = float(evaluate(predictor, task, val)[task.metric_name])
     log("sensitivity", f"baseline {task.metric_name} {baseline:.4f} on {len(val)} val images "
@@ -66,7 +66,7 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
               "layers": {layer: pruner.channels[layer] for layer in layers},
               "all_layers": {layer: pruner.channels[layer] for layer in every},
               "shard": list(shard) if shard else None, "stop_loss": stop_loss,
-              "in_place_evaluation": evaluator.in_place,
+              "in_place_evaluation": evaluator.in_place, "folded_evaluation": evaluator.folded,
               "subset": {"images": len(val), "seed": seed} if subset else None}
     on_save = (lambda path, final: keeper.save(path, force=final)) if keeper else None
     return sens.compute(Path(out), header, layers, list(ratios), baseline, evaluate_pruned, on_save)

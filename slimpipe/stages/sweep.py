@@ -1,5 +1,6 @@
-"""Sweep: pruned models at several eval_metric_loss values, measured against each other, and the choice of
-the fastest one that passes the quality gate (the one the pipeline then reports and publishes)."""
+"""Sweep: pruned models at several eval_metric_loss values or latency targets (speed-ups), measured against each
+other, and the choice of the fastest one that passes the quality gate (the one the pipeline then reports and
+publishes)."""
 from __future__ import annotations
 
 import shutil
@@ -13,20 +14,39 @@ from slimpipe.stages.publish import judge
 from slimpipe.stages.report import METRIC_TITLES, read_benchmark, size_text
 
 STAGE = "sweep-select"
-TITLE = "# Sweep of eval_metric_loss"
-HEADER = ("| eval_metric_loss | parameters pruned | FLOPs pruned | parameter file | CPU latency | {metric} "
+TITLE = "# Sweep of "  # then what was swept: "eval_metric_loss" or "speed-up targets"
+HEADER = ("| {kind} | parameters pruned | FLOPs pruned | parameter file | CPU latency | {metric} "
           "| drop (points) | gate | chosen |")
+LOSS, SPEEDUP = "eval_metric_loss", "target_speedup"  # the pruning summary's keys of the two kinds of value
+
+
+def _parse_values(text: str, what: str, example: str, ok, rule: str) -> list[float]:
+    try:
+        values = sorted({round(float(v), 4) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise fail(f"sweep {what} {text!r}: expected comma-separated numbers like {example}") from None
+    if not values or not all(ok(v) for v in values):
+        raise fail(f"sweep {what} {text!r}: {rule}")
+    return values
 
 
 def parse_losses(text: str) -> list[float]:
     """`0.02,0.05,0.1` -> sorted unique values in (0, 1)."""
-    try:
-        values = sorted({round(float(v), 4) for v in text.split(",") if v.strip()})
-    except ValueError:
-        raise fail(f"sweep losses {text!r}: expected comma-separated numbers like 0.02,0.05,0.1") from None
-    if not values or not all(0 < v < 1 for v in values):
-        raise fail(f"sweep losses {text!r}: every value must be in (0, 1)")
-    return values
+    return _parse_values(text, "losses", "0.02,0.05,0.1", lambda v: 0 < v < 1, "every value must be in (0, 1)")
+
+
+def parse_speedups(text: str) -> list[float]:
+    """`1.5,2,3` -> sorted unique speed-up targets, each above 1."""
+    return _parse_values(text, "speed-ups", "1.5,2,3", lambda v: 1 < v < 1e3,
+                         "every value must be a speed-up above 1 (2 = twice as fast)")
+
+
+def _kind(rows: list[dict[str, Any]]) -> str:
+    return SPEEDUP if any(r[SPEEDUP] for r in rows) else LOSS
+
+
+def _label(row: dict[str, Any], kind: str) -> str:
+    return f"{row[SPEEDUP]:g}x" if kind == SPEEDUP else f"{row[LOSS]}"
 
 
 def choose(base: dict[str, Any], results: Sequence[Path], max_drop_points: float) -> tuple[int, list[dict[str, Any]]]:
@@ -36,8 +56,9 @@ def choose(base: dict[str, Any], results: Sequence[Path], max_drop_points: float
     for path in results:
         data = read_benchmark(path)
         verdict = judge(base, data, max_drop_points)
+        pruning = data.get("pruning") or {}
         rows.append({"path": path, "data": data, "passed": verdict["passed"], **verdict["figures"],
-                     "eval_metric_loss": (data.get("pruning") or {}).get("eval_metric_loss")})
+                     LOSS: pruning.get(LOSS), SPEEDUP: pruning.get(SPEEDUP)})
     passing = [i for i, r in enumerate(rows) if r["passed"]]
     if passing:
         return min(passing, key=lambda i: rows[i]["latency_ms_pruned"]), rows
@@ -46,17 +67,22 @@ def choose(base: dict[str, Any], results: Sequence[Path], max_drop_points: float
 
 def render(base: dict[str, Any], rows: list[dict[str, Any]], chosen: int, max_drop_points: float) -> str:
     metric = METRIC_TITLES.get(base["metric"], base["metric"])
-    lines = [f"{TITLE} ({len(rows)} values)", "",
+    kind = _kind(rows)
+    what = "speed-up targets" if kind == SPEEDUP else LOSS
+    lines = [f"{TITLE}{what} ({len(rows)} values)", "",
              f"Base model: {metric} {base['metric_value']:.4f}, CPU latency {base['latency_ms']['mean']:.2f} ms, "
              f"parameter file {size_text(base['param_file_bytes'])}. Quality gate: drop at most "
-             f"{max_drop_points:g} points.", "", HEADER.format(metric=metric), "| " + " | ".join(["---"] * 9) + " |"]
-    for i, r in sorted(enumerate(rows), key=lambda t: t[1]["eval_metric_loss"] or 0):
-        lines.append(f"| {r['eval_metric_loss']} | {100 * r['pruned_params']:.1f}% | {100 * r['pruned_flops']:.1f}% "
+             f"{max_drop_points:g} points.", "", HEADER.format(kind=what, metric=metric),
+             "| " + " | ".join(["---"] * 9) + " |"]
+    for i, r in sorted(enumerate(rows), key=lambda t: t[1][kind] or 0):
+        lines.append(f"| {_label(r, kind)} | {100 * r['pruned_params']:.1f}% | {100 * r['pruned_flops']:.1f}% "
                      f"| {size_text(r['param_file_bytes_pruned'])} | {r['latency_ms_pruned']:.2f} ms "
                      f"({r['speedup']:.2f}x) | {r['metric_pruned']:.4f} | {r['metric_drop_points']:+.2f} "
                      f"| {'pass' if r['passed'] else 'fail'} | {'**yes**' if i == chosen else ''} |")
     verdict = "the fastest that passes the gate" if rows[chosen]["passed"] else "none passes the gate; the smallest drop"
-    lines += ["", f"Chosen: eval_metric_loss {rows[chosen]['eval_metric_loss']} ({verdict})."]
+    chosen_text = (f"speed-up target {_label(rows[chosen], kind)}" if kind == SPEEDUP
+                   else f"eval_metric_loss {rows[chosen][LOSS]}")
+    lines += ["", f"Chosen: {chosen_text} ({verdict})."]
     return "\n".join(lines) + "\n"
 
 
@@ -85,14 +111,16 @@ def sweep_select(base: str | Path, results: Sequence[str | Path], models: Sequen
     atomic.write_text(out_report, text)
     if chart:
         plot_sweep(base_data, rows, chosen, Path(chart))
-    log("sweep", f"chose eval_metric_loss {rows[chosen]['eval_metric_loss']} of {len(rows)}")
-    return {"chosen": chosen, "eval_metric_loss": rows[chosen]["eval_metric_loss"], "report": text}
+    kind = _kind(rows)
+    log("sweep", f"chose {kind} {_label(rows[chosen], kind)} of {len(rows)}")
+    return {"chosen": chosen, LOSS: rows[chosen][LOSS], SPEEDUP: rows[chosen][SPEEDUP], "report": text}
 
 
 def plot_sweep(base: dict[str, Any], rows: list[dict[str, Any]], chosen: int, path: Path) -> None:
-    """The trade-off at a glance: metric against CPU latency, one point per eval_metric_loss."""
+    """The trade-off at a glance: metric against CPU latency, one point per swept value."""
     from slimpipe.analysis.plots import plot_tradeoff
 
-    points = [(r["latency_ms_pruned"], r["metric_pruned"], f"{r['eval_metric_loss']}", r["passed"]) for r in rows]
+    kind = _kind(rows)
+    points = [(r["latency_ms_pruned"], r["metric_pruned"], _label(r, kind), r["passed"]) for r in rows]
     plot_tradeoff(points, (base["latency_ms"]["mean"], base["metric_value"]), chosen,
                   METRIC_TITLES.get(base["metric"], base["metric"]), path)

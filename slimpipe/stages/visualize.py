@@ -8,21 +8,30 @@ from typing import Any
 
 from slimpipe import atomic, modeldir
 from slimpipe.analysis.curve import THRESHOLDS, describe, pruning_curve
-from slimpipe.analysis.plots import plot_curve, plot_layers
+from slimpipe.analysis.plots import plot_curve, plot_latency_vs_loss, plot_layers
 from slimpipe.progress import log
 from slimpipe.pruning import sensitivity as sens
 from slimpipe.pruning.channels import ChannelPruner
 
 
-def visualize(model: str | Path, sensitivities: str | Path, out: str | Path, overwrite: bool = False) -> dict[str, Any]:
-    """Write sensitivities.png, layers.png, curve.json and index.html to `out`; returns the curve data."""
-    atomic.claim(out, "visualize", {"model": model, "sensitivities": sensitivities}, overwrite)
+def visualize(model: str | Path, sensitivities: str | Path, out: str | Path, latency_table: str | Path | None = None,
+              overwrite: bool = False) -> dict[str, Any]:
+    """Write sensitivities.png, layers.png, curve.json and index.html to `out` (and latency.png, the latency each
+    layer saves against the metric it loses, when a measured `latency_table` is given); returns the curve data."""
+    from slimpipe.pruning import latency as lat
+
+    atomic.claim(out, "visualize", {"model": model, "sensitivities": sensitivities, "latency table": latency_table},
+                 overwrite)
     info = modeldir.read_info(model)
     net = modeldir.build(info)  # only the shapes matter here
     data = sens.read(sensitivities)
     sens.require_complete(data, Path(sensitivities))
     pruner = ChannelPruner(net, info.input_shape(), data["criterion"])
     sens.check_matches(data, Path(sensitivities), info.arch, pruner.fingerprint(), pruner.layers)
+    table = lat.read_measured(latency_table) if latency_table else None
+    if table is not None:
+        lat.require_complete(table, Path(latency_table))
+        lat.check_matches(table, Path(latency_table), info.arch, pruner.fingerprint(), pruner.layers)
     cap = data.get("stop_loss")
     thresholds = tuple(t for t in THRESHOLDS if cap is None or t < cap)  # from the cap up: not measured
     points = pruning_curve(pruner, data["table"], info.input_shape(), thresholds)
@@ -32,11 +41,24 @@ def visualize(model: str | Path, sensitivities: str | Path, out: str | Path, ove
     with atomic.output_dir(out, "visualize") as tmp:
         plot_curve(points, f"{info.arch} ({info.task}) sensitivity", tmp / "sensitivities.png")
         plot_layers(data["table"], data["metric"], tmp / "layers.png", data.get("capped"), cap)
+        if table is not None:
+            plot_latency_vs_loss(latency_curves(table, data["table"]), table.base_ms, data["metric"],
+                                 tmp / "latency.png")
         atomic.write_json(tmp / "curve.json", result)
         atomic.write_text(tmp / "index.html", render_html(result, tmp / "sensitivities.png"))
     for line in summary:
         log("visualize", line)
     return result
+
+
+def latency_curves(table, losses: dict[str, dict[float, float]]) -> dict[str, list[tuple[float, float, float]]]:
+    """Per layer measured in both tables: (ratio, ms saved, relative loss) at each ratio of the latency table, the
+    loss interpolated linearly between the sensitivity analysis's ratios (0 at ratio 0)."""
+    from slimpipe.pruning.latency_target import loss_at
+
+    curves = {layer: [(r, table.saved_at(layer, r), loss_at(losses[layer], r)) for r in table.ratios]
+              for layer in table.saved if layer in losses}
+    return {layer: [p for p in points if p[2] is not None] for layer, points in curves.items()}
 
 
 def render_html(result: dict[str, Any], png: Path) -> str:

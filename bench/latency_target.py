@@ -1,0 +1,76 @@
+"""Issue 15's figures: pruning to a latency target against pruning to a loss threshold, on a demo's outputs.
+
+Uses the demo run's trained model, sensitivities and eval_metric_loss model (bench/work/demo-<task>, from the
+task's demo section), then through the stage functions: the latency table, prune-train at --target-speedup,
+the benchmark stage on the result, and all three models timed side by side in one process."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from bench.run import METRIC_TITLES, ROOT, run_demo, side_by_side, table
+from slimpipe.demo import DEMO_SETTINGS
+
+TARGET_SPEEDUP = 2.0
+MAX_DROP_POINTS = 1.0
+
+
+def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP) -> list[str]:
+    from slimpipe.stages.benchmark import benchmark
+    from slimpipe.stages.latency_table import latency_table
+    from slimpipe.stages.prune_train import prune_train
+
+    demo = work / f"demo-{task}"
+    if not (demo / "results/benchmark_pruned_cpu.json").exists():
+        run_demo(demo, task)
+    results, data = demo / "results", demo / f"{task}-sample"
+    out = work / f"latency-{task}"
+    out.mkdir(parents=True, exist_ok=True)
+    settings = DEMO_SETTINGS[task]
+    cmd_table = f"slimpipe latency-table --model {results.relative_to(ROOT)}/model --dataset ... --out L.json"
+    start = time.perf_counter()
+    tbl = latency_table(results / "model", data, out / "latency.json", overwrite=True)
+    table_s = time.perf_counter() - start
+    cmd_prune = (f"slimpipe prune-train --model .../model --sensitivities .../sensitivities.json --latency-table "
+                 f"L.json --target-speedup {target:g} --epochs {settings.prune_epochs}")
+    start = time.perf_counter()
+    info = prune_train(results / "model", data, results / "sensitivities.json", out / "pruned",
+                       latency_table=out / "latency.json", target_speedup=target, epochs=settings.prune_epochs,
+                       batch_size=settings.batch_size, overwrite=True)
+    prune_s = time.perf_counter() - start
+    base = json.loads((results / "benchmark_base_cpu.json").read_text())
+    loss_model = json.loads((results / "benchmark_pruned_cpu.json").read_text())
+    lat_model = benchmark(out / "pruned", data, out / "benchmark.json", overwrite=True)
+    vs_base = side_by_side(results / "model", out / "pruned", data)
+    vs_loss = side_by_side(results / "pruned", out / "pruned", data)
+    p = info.pruning
+    metric = METRIC_TITLES.get(base["metric"], base["metric"])
+    drop = 100 * (base["metric_value"] - lat_model["metric_value"])
+    loss_drop = 100 * (base["metric_value"] - loss_model["metric_value"])
+    predicted_speedup = p["base_ms"] / p["predicted_ms"]
+    error = (p["predicted_ms"] - p["measured_ms"]) / p["measured_ms"]
+    flops_ratio = base["flops"] / lat_model["flops"]
+    cmd_lat = "python -m bench.run --only latency_" + task + " (side by side, CPU, MKLDNN off, 1 thread, batch 1)"
+    rows = [
+        ("Latency table: layers x ratios, time", f"{len(tbl.saved)} x {len(tbl.ratios)}, {table_s:.0f} s "
+         f"(unpruned {tbl.base_ms:.2f} ms)", "-", None, cmd_table),
+        ("prune-train at the target: measure-and-correct iterations, time",
+         f"{len(p['iterations'])}, {prune_s:.0f} s (retraining included)", "-", None, cmd_prune),
+        ("Predicted latency against measured (prune-train's own measurement, same settings)",
+         f"{p['predicted_ms']:.2f} ms predicted, {p['measured_ms']:.2f} ms measured ({100 * error:+.1f}%)",
+         "within 10%", abs(error) <= 0.10, cmd_prune),
+        (f"CPU speed-up at --target-speedup {target:g}, side by side", f"{vs_base['speedup']:.2f}x "
+         f"({vs_base['base_ms']:.2f} -> {vs_base['pruned_ms']:.2f} ms; predicted {predicted_speedup:.2f}x)",
+         f">= {target:g}x", vs_base["speedup"] >= target, cmd_lat),
+        (f"{metric}, base -> latency-targeted model", f"{base['metric_value']:.4f} -> "
+         f"{lat_model['metric_value']:.4f} ({-drop:+.2f} points)", f"drop <= {MAX_DROP_POINTS:g} point",
+         drop <= MAX_DROP_POINTS, cmd_prune),
+        ("Latency-targeted model against the eval_metric_loss 0.05 model, side by side",
+         f"{vs_loss['speedup']:.2f}x faster ({vs_loss['base_ms']:.2f} -> {vs_loss['pruned_ms']:.2f} ms); "
+         f"{metric} drop {-loss_drop:+.2f} (loss model) vs {-drop:+.2f} (latency model) points",
+         ">= 1.2x at the same metric loss", vs_loss["speedup"] >= 1.2 and drop <= max(loss_drop, 0) + 0.5, cmd_lat),
+        ("Speed-up efficiency (speed-up / FLOPs ratio)", f"{vs_base['speedup'] / flops_ratio:.2f} "
+         f"({flops_ratio:.2f}x fewer FLOPs, {len(p['ratios'])} layers pruned)", "-", None, cmd_lat),
+    ]
+    return [f"## Latency target: {task} demo model at --target-speedup {target:g}", "", *table(rows), ""]

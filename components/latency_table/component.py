@@ -1,0 +1,42 @@
+"""Latency table: per-layer latency saved by structural pruning, on the benchmark's predictor settings."""
+from kfp import dsl
+from kfp.dsl import Artifact, Dataset, Input, Model, Output
+
+from components._image import CPU_IMAGE
+
+
+@dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
+def latency_table(model: Input[Model], dataset: Input[Dataset], latency_table: Output[Artifact],
+                  device: str = "", mkldnn: str = "", threads: int = 0, batch: int = 0, ratios: str = "",
+                  shard: str = "", rounds: int = 0, repeats: int = 0, measure: bool = True):
+    """Time the exported model with each prunable layer (or shard `i/n`'s share) pruned alone at each ratio,
+    against the unpruned model in alternating rounds. Empty or 0 arguments take the stage's defaults: the
+    benchmark's settings (`device`, `mkldnn` on|off, `threads`, `batch`) and the stage's ratios, rounds and
+    repeats. With `measure` false (a run without a latency target) nothing is timed: the output records that no
+    table was asked for, and a step that needs one refuses it by that reason."""
+    from slimpipe.kfp_io import report_failures
+
+    report_failures("latency_table")
+
+    if not measure:
+        from slimpipe.pruning.latency import write_not_measured
+
+        write_not_measured(latency_table.path, "the run has no latency target")
+        latency_table.metadata["measured"] = False
+        return
+
+    from slimpipe.pruning.sensitivity import parse_ratios
+    from slimpipe.stages.latency_table import latency_table as run
+    from slimpipe.stages.sensitivity import parse_shard
+
+    if mkldnn not in ("", "on", "off"):
+        from slimpipe.errors import fail
+
+        raise fail(f"mkldnn {mkldnn!r}: expected on, off or empty (the benchmark's default)")
+    given = {"device": device or None, "mkldnn": {"on": True, "off": False}.get(mkldnn),
+             "threads": threads or None, "batch": batch or None, "ratios": parse_ratios(ratios) if ratios else None,
+             "shard": parse_shard(shard) if shard else None, "rounds": rounds or None, "repeats": repeats or None}
+    table = run(model.path, dataset.path, latency_table.path, **{k: v for k, v in given.items() if v is not None})
+    latency_table.metadata.update({"base_ms": table.base_ms, "base_spread_ms": table.base_spread_ms,
+                                   "settings": table.settings, "layers": len(table.saved),
+                                   "evaluations": table.evaluations, "seconds": table.seconds})

@@ -1,0 +1,40 @@
+from slimpipe.cli import options
+
+HELP = ("measure the latency each prunable layer saves when pruned alone, per ratio (JSON; re-running with the "
+        "same --out resumes)")
+
+
+def add_arguments(cmd):
+    from slimpipe.pruning import latency as lat
+    from slimpipe.stages.latency_table import BENCHMARK_DEFAULTS as B
+
+    cmd.add_argument("--model", required=True, help="trained model directory")
+    cmd.add_argument("--dataset", required=True, help="dataset folder; its first val image(s) are the timed input")
+    options.add_output(cmd, "latency table JSON file")
+    cmd.add_argument("--device", default=B["device"], choices=("cpu", "gpu"),
+                     help=f"predictor device (default {B['device']}, as the benchmark)")
+    cmd.add_argument("--mkldnn", type=options.on_off, default=B["mkldnn"],
+                     help=f"on|off (default {'on' if B['mkldnn'] else 'off'}, as the benchmark)")
+    cmd.add_argument("--threads", type=options.COUNT, default=B["threads"],
+                     help=f"CPU math threads (default {B['threads']}, as the benchmark)")
+    cmd.add_argument("--batch", type=options.COUNT, default=B["batch"],
+                     help=f"images per timed run (default {B['batch']}, as the benchmark)")
+    cmd.add_argument("--ratios", default=",".join(map(str, lat.DEFAULT_RATIOS)),
+                     help="ratios to time per layer; others are interpolated (default %(default)s)")
+    cmd.add_argument("--shard", default=None, metavar="I/N",
+                     help="measure only shard I of N (every N-th layer from the I-th); join with merge-latency-tables")
+    cmd.add_argument("--rounds", type=options.COUNT, default=lat.DEFAULT_ROUNDS,
+                     help="alternating rounds of the unpruned and pruned models per layer (default %(default)s)")
+    cmd.add_argument("--repeats", type=options.COUNT, default=lat.DEFAULT_REPEATS,
+                     help="timed runs per model and round; their median is the round's figure (default %(default)s)")
+
+
+def run(args):
+    from slimpipe.pruning.sensitivity import parse_ratios
+    from slimpipe.stages.latency_table import latency_table
+    from slimpipe.stages.sensitivity import parse_shard
+
+    latency_table(args.model, args.dataset, args.out, device=args.device, mkldnn=args.mkldnn, threads=args.threads,
+                  batch=args.batch, ratios=parse_ratios(args.ratios),
+                  shard=parse_shard(args.shard) if args.shard else None, rounds=args.rounds,
+                  repeats=args.repeats, overwrite=args.overwrite)

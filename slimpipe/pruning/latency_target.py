@@ -1,0 +1,247 @@
+"""Per-layer ratios for a latency target: a knapsack over the sensitivity and latency tables (as HALP),
+then a measure-and-correct loop (as NetAdapt). Pure: no file I/O, no paddle.
+
+The knapsack: each layer takes one ratio, 0 or one of its measured sensitivity ratios whose loss is at
+most the per-layer cap (`max_layer_loss`); a ratio's value is the latency it saves (the latency table's
+`saved_at`), its cost its sensitivity loss (a negative loss, noise, costs 0). The choice saves at least the required time with the least
+summed loss: a dynamic programme over the required saving cut into `STEPS` steps, each option's saving
+rounded down to whole steps, so the choice's predicted saving always meets the requirement and its loss
+is the least up to that resolution. With an alignment, every option is the aligned ratio
+(`rules.align_ratios`), valued and costed at that ratio (the loss interpolated on the sensitivity curve).
+
+The loop (`reach`): choose for the target, measure the pruned model, and while it is slower than the
+target, ask the tables for more saving by the shortfall (the prediction's error on the model just
+measured) and choose again; every iteration is recorded. When the target cannot be reached under the
+cap, the error names the layers that bound it and the best speed-up reachable.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from slimpipe.errors import fail
+from slimpipe.pruning.rules import Sensitivities, align_ratios
+
+# Default of --max-layer-loss: no layer may lose more than 10% of the metric (relative, before retraining),
+# twice the pipeline's default eval_metric_loss; the knapsack already spends loss where it buys most time,
+# the cap only keeps any one layer from being wrecked for the target.
+DEFAULT_MAX_LAYER_LOSS = 0.1
+DEFAULT_ITERATIONS = 5  # measurements before the loop gives up
+STEPS = 4000  # resolution of the knapsack: the required saving in this many steps
+TIE = 1e-9  # per unit of ratio: at equal loss, the knapsack prunes less
+NAMED = 6  # bounding layers named in an error, the most constraining first
+
+
+class LatencyTableLike(Protocol):
+    base_ms: float
+
+    def saved_at(self, layer: str, ratio: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class Option:
+    ratio: float
+    saved_ms: float
+    loss: float
+
+
+@dataclass
+class Choice:
+    """Per-layer ratios with their predicted latency. `reached`: the predicted saving meets `required_ms`
+    (when not, this is the most the loss cap allows). `bounding`: the layers at their largest ratio under
+    the cap, the most constraining first."""
+
+    ratios: dict[str, float]
+    saved_ms: float
+    loss: float
+    base_ms: float
+    required_ms: float
+    reached: bool
+    max_layer_loss: float
+    bounding: list[str] = field(default_factory=list)
+
+    @property
+    def predicted_ms(self) -> float:
+        return self.base_ms - self.saved_ms
+
+
+def loss_at(losses: dict[float, float], ratio: float) -> float | None:
+    """Sensitivity loss at `ratio`, linear between measured ratios and from 0 at ratio 0; None beyond the
+    largest measured ratio (unknown)."""
+    if ratio <= 0:
+        return 0.0
+    if ratio in losses:
+        return losses[ratio]
+    points = [(0.0, 0.0)] + sorted(losses.items())
+    for (r0, l0), (r1, l1) in zip(points, points[1:]):
+        if r0 <= ratio <= r1:
+            return l0 + (ratio - r0) * (l1 - l0) / (r1 - r0)
+    return None
+
+
+class Knapsack:
+    """The options of every layer, from the two tables; `choose(aim_ms)` picks ratios whose predicted
+    latency is at most `aim_ms` with the least summed loss."""
+
+    def __init__(self, sensitivities: Sensitivities, table: LatencyTableLike, max_layer_loss: float,
+                 channels: dict[str, int], align: int | None = None):
+        self.table, self.cap, self.base_ms = table, max_layer_loss, float(table.base_ms)
+        self.options: dict[str, list[Option]] = {}
+        self.blocked: dict[str, float] = {}  # layer -> ms its next ratio over the cap would add
+        for layer, losses in sensitivities.items():
+            opts: dict[float, Option] = {}
+            refused: list[float] = []
+            for ratio in sorted(losses):
+                aligned = align_ratios({layer: ratio}, channels, align).get(layer, 0.0)
+                if aligned <= 0 or int(round(channels[layer] * aligned)) >= channels[layer]:
+                    continue
+                loss = loss_at(losses, aligned)
+                if loss is None:  # aligned beyond the largest measured ratio: its loss is unknown
+                    continue
+                if loss > max_layer_loss:
+                    refused.append(aligned)
+                    continue
+                saved = float(table.saved_at(layer, aligned))
+                if saved > 0 and aligned not in opts:
+                    opts[aligned] = Option(aligned, saved, loss)
+            self.options[layer] = sorted(opts.values(), key=lambda o: o.ratio)
+            top = max((o.ratio for o in self.options[layer]), default=0.0)
+            beyond = [r for r in refused if r > top]
+            if beyond:
+                self.blocked[layer] = float(table.saved_at(layer, min(beyond))) - (
+                    float(table.saved_at(layer, top)) if top else 0.0)
+
+    def most(self, required_ms: float = math.inf) -> Choice:
+        """Every layer at the option that saves most: the most the cap allows."""
+        picks = {layer: max(opts, key=lambda o: (o.saved_ms, -o.ratio)) for layer, opts in self.options.items()
+                 if opts}
+        return self._choice(picks, required_ms)
+
+    def choose(self, aim_ms: float, step_ms: float | None = None) -> Choice:
+        """Ratios whose predicted latency (base_ms - saved) is at most `aim_ms`, with the least summed
+        loss; `reached` is False (and the choice is `most()`) when the cap does not allow it."""
+        required = self.base_ms - aim_ms
+        if required <= 0:
+            return self._choice({}, required)
+        limit = self.most(required)
+        if not limit.reached:
+            return limit
+        picks = self._knapsack(required, step_ms or required / STEPS)
+        return self._choice(picks, required) if picks is not None else limit
+
+    def _knapsack(self, required: float, step: float) -> dict[str, Option] | None:
+        import numpy as np
+
+        units = int(math.ceil(required / step - 1e-9))
+        cost = np.full(units + 1, np.inf)
+        cost[0] = 0.0  # cost[s]: least loss that saves at least s steps with the layers so far
+        index = np.arange(units + 1)
+        trail = []
+        for layer, opts in self.options.items():
+            if not opts:
+                continue
+            best, arg = cost.copy(), np.zeros(units + 1, np.int16)  # option 0: ratio 0, no saving, no loss
+            for k, opt in enumerate(opts, start=1):
+                width = min(units, int(math.floor(opt.saved_ms / step + 1e-6)))
+                candidate = cost[np.maximum(index - width, 0)] + max(opt.loss, 0.0) + TIE * opt.ratio
+                better = candidate < best
+                best[better], arg[better] = candidate[better], k
+            trail.append((layer, opts, arg))
+            cost = best
+        if not math.isfinite(cost[units]):
+            return None
+        picks, s = {}, units
+        for layer, opts, arg in reversed(trail):
+            k = int(arg[s])
+            if k:
+                opt = opts[k - 1]
+                picks[layer] = opt
+                s = max(0, s - min(units, int(math.floor(opt.saved_ms / step + 1e-6))))
+        return picks
+
+    def _choice(self, picks: dict[str, Option], required: float) -> Choice:
+        saved = sum(o.saved_ms for o in picks.values())
+        bounding = [layer for layer in self.blocked
+                    if (picks[layer].ratio if layer in picks else 0.0)
+                    == max((o.ratio for o in self.options[layer]), default=0.0)]
+        bounding.sort(key=lambda layer: -self.blocked[layer])
+        return Choice(ratios={layer: o.ratio for layer, o in picks.items()}, saved_ms=saved,
+                      loss=sum(o.loss for o in picks.values()), base_ms=self.base_ms, required_ms=required,
+                      reached=_meets(saved, required), max_layer_loss=self.cap, bounding=bounding)
+
+
+def _meets(saved: float, required: float) -> bool:
+    """`saved` >= `required`, up to rounding (the required saving is a difference of latencies)."""
+    return saved >= required - 1e-9 * max(1.0, abs(required))
+
+
+@dataclass
+class Outcome:
+    """What `reach` found: the ratios that met the target, their predicted and measured latency, and every
+    iteration (iteration, required_saving_ms, predicted_ms, measured_ms, layers_pruned, loss, at_limit: the
+    choice was the most the cap allows, short of the required saving)."""
+
+    ratios: dict[str, float]
+    predicted_ms: float
+    measured_ms: float
+    iterations: list[dict]
+
+
+def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable[[dict[str, float]], float],
+          max_iterations: int = DEFAULT_ITERATIONS, target_text: str | None = None) -> Outcome:
+    """Choose ratios for `target_ms` (`choose(aim_ms)`, e.g. Knapsack.choose), measure them
+    (`measure(ratios)` -> ms) and correct until the measured latency is at most the target. A shortfall
+    lowers the aim by the prediction's error on the model just measured: aim = predicted - (measured - target).
+    `target_text` names the target in errors (default: its milliseconds)."""
+    if max_iterations < 1:
+        raise fail(f"max_iterations {max_iterations}: must be at least 1")
+    text = target_text or f"{target_ms:.3f} ms"
+    iterations: list[dict] = []
+    measured_choices: list[dict[str, float]] = []
+    aim, choice = target_ms, None
+    for i in range(1, max_iterations + 1):
+        choice = choose(aim)
+        if not choice.reached and (not iterations or choice.ratios in measured_choices):
+            raise cannot_reach(text, target_ms, choice, iterations)
+        measured = float(measure(dict(choice.ratios)))
+        measured_choices.append(dict(choice.ratios))
+        iterations.append({"iteration": i, "required_saving_ms": choice.required_ms,
+                           "predicted_ms": choice.predicted_ms, "measured_ms": measured,
+                           "layers_pruned": len(choice.ratios), "loss": choice.loss, "at_limit": not choice.reached})
+        if measured <= target_ms:
+            return Outcome(dict(choice.ratios), choice.predicted_ms, measured, iterations)
+        if not choice.reached:
+            raise cannot_reach(text, target_ms, choice, iterations)
+        aim = choice.predicted_ms - (measured - target_ms)
+    best = min(iterations, key=lambda it: it["measured_ms"])
+    raise fail(f"{text}: not reached after {max_iterations} measurements; the fastest measured was "
+               f"{best['measured_ms']:.3f} ms ({choice.base_ms / best['measured_ms']:.2f}x, iteration "
+               f"{best['iteration']}, predicted {best['predicted_ms']:.3f} ms)"
+               + _bounding_text(choice.bounding, choice.max_layer_loss, at_limit=False)
+               + "; raise --max-layer-loss or aim lower")
+
+
+def cannot_reach(text: str, target_ms: float, limit: Choice, iterations: list[dict] | None = None) -> Exception:
+    """The target is out of reach under the cap: the best speed-up, measured if any choice was measured,
+    else as the tables predict it, and the layers that bound it."""
+    if iterations:  # measured
+        best = min(iterations, key=lambda it: it["measured_ms"])
+        figure = (f"{limit.base_ms / best['measured_ms']:.2f}x measured ({best['measured_ms']:.3f} ms against "
+                  f"the table's unpruned {limit.base_ms:.3f} ms, iteration {best['iteration']})")
+    else:
+        figure = (f"{limit.base_ms / limit.predicted_ms:.2f}x predicted by the latency table "
+                  f"({limit.predicted_ms:.3f} ms against its unpruned {limit.base_ms:.3f} ms, "
+                  f"{len(limit.ratios)} layers pruned)")
+    return fail(f"{text} cannot be reached under --max-layer-loss {limit.max_layer_loss:g} "
+                f"({limit.base_ms / target_ms:.2f}x, {target_ms:.3f} ms): the best reachable is {figure}"
+                + _bounding_text(limit.bounding, limit.max_layer_loss)
+                + "; raise --max-layer-loss or aim lower")
+
+
+def _bounding_text(bounding: list[str], cap: float, at_limit: bool = True) -> str:
+    if not bounding:
+        return ("; no layer is bounded by the loss cap: every layer is at its largest measured ratio" if at_limit
+                else "; no layer was yet at its largest ratio under the loss cap")
+    named = ", ".join(bounding[:NAMED]) + (f" and {len(bounding) - NAMED} more" if len(bounding) > NAMED else "")
+    return f"; bounded by layers at their largest ratio under loss {cap:g}: {named}"
