@@ -1,15 +1,16 @@
 """Issue 15's figures: pruning to a latency target against pruning to a loss threshold, on a demo's outputs.
 
 Uses the demo run's trained model, sensitivities and eval_metric_loss model (bench/work/demo-<task>, from the
-task's demo section), then through the stage functions: the latency table, prune-train at --target-speedup,
-the benchmark stage on the result, and all three models timed side by side in one process."""
+task's demo section, which the latency_<task> sections declare as their dependency), then through the stage
+functions: the latency table, prune-train at --target-speedup, the benchmark stage on the result, and all three
+models timed side by side in one process."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-from bench.run import METRIC_TITLES, ROOT, run_demo, side_by_side, table
+from bench.common import METRIC_TITLES, ROOT, demo_dir, side_by_side, table
+from slimpipe.benchmark_result import BenchmarkResult
 from slimpipe.demo import DEMO_SETTINGS
 from slimpipe.errors import SlimpipeError
 
@@ -23,9 +24,7 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
     from slimpipe.stages.latency_table import latency_table
     from slimpipe.stages.prune_train import prune_train
 
-    demo = work / f"demo-{task}"
-    if not (demo / "results/benchmark_pruned_cpu.json").exists():
-        run_demo(demo, task)
+    demo = demo_dir(work, task)
     results, data = demo / "results", demo / f"{task}-sample"
     out = work / f"latency-{task}"
     out.mkdir(parents=True, exist_ok=True)
@@ -54,18 +53,18 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
         return [f"## Latency target: {task} demo model at --target-speedup {target:g}", "",
                 *table([("Latency table: layers x ratios, time", f"{len(tbl.saved)} x {len(tbl.ratios)}, "
                          f"{table_s:.0f} s (unpruned {tbl.base_ms:.2f} ms)", "-", None, cmd_table), *refusals]), ""]
-    base = json.loads((results / "benchmark_base_cpu.json").read_text())
-    loss_model = json.loads((results / "benchmark_pruned_cpu.json").read_text())
+    base = BenchmarkResult.read(results / "benchmark_base_cpu.json")
+    loss_model = BenchmarkResult.read(results / "benchmark_pruned_cpu.json")
     lat_model = benchmark(out / "pruned", data, out / "benchmark.json", overwrite=True)
     vs_base = side_by_side(results / "model", out / "pruned", data)
     vs_loss = side_by_side(results / "pruned", out / "pruned", data)
     p = info.pruning
-    metric = METRIC_TITLES.get(base["metric"], base["metric"])
-    drop = 100 * (base["metric_value"] - lat_model["metric_value"])
-    loss_drop = 100 * (base["metric_value"] - loss_model["metric_value"])
+    metric = METRIC_TITLES.get(base.metric, base.metric)
+    drop = 100 * (base.metric_value - lat_model.metric_value)
+    loss_drop = 100 * (base.metric_value - loss_model.metric_value)
     predicted_speedup = p["base_ms"] / p["predicted_ms"]
     error = (p["predicted_ms"] - p["measured_ms"]) / p["measured_ms"]
-    flops_ratio = base["flops"] / lat_model["flops"]
+    flops_ratio = base.flops / lat_model.flops
     cmd_lat = "python -m bench.run --only latency_" + task + " (side by side, CPU, MKLDNN off, 1 thread, batch 1)"
     rows = [
         *refusals,
@@ -79,8 +78,8 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
         (f"CPU speed-up at --target-speedup {target:g}, side by side", f"{vs_base['speedup']:.2f}x "
          f"({vs_base['base_ms']:.2f} -> {vs_base['pruned_ms']:.2f} ms; predicted {predicted_speedup:.2f}x)",
          f">= {target:g}x", vs_base["speedup"] >= target, cmd_lat),
-        (f"{metric}, base -> latency-targeted model", f"{base['metric_value']:.4f} -> "
-         f"{lat_model['metric_value']:.4f} ({-drop:+.2f} points)", f"drop <= {MAX_DROP_POINTS:g} point",
+        (f"{metric}, base -> latency-targeted model", f"{base.metric_value:.4f} -> "
+         f"{lat_model.metric_value:.4f} ({-drop:+.2f} points)", f"drop <= {MAX_DROP_POINTS:g} point",
          drop <= MAX_DROP_POINTS, cmd_prune),
         ("Latency-targeted model against the eval_metric_loss 0.05 model, side by side",
          f"{vs_loss['speedup']:.2f}x faster ({vs_loss['base_ms']:.2f} -> {vs_loss['pruned_ms']:.2f} ms); "

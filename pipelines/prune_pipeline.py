@@ -6,21 +6,22 @@ import os
 
 from kfp import dsl, kubernetes
 
-from components.benchmark.component import benchmark, benchmark_gpu
-from components.ingest.component import ingest
-from components.latency_table.component import latency_table
-from components.merge_sensitivities.component import merge_sensitivities
-from components.prune_train.component import prune_train
-from components.publish.component import publish
-from components.record_failure.component import record_failure
-from components.report.component import report
-from components.sensitivity.component import sensitivity
-from components.shard_plan.component import shard_plan
-from components.sweep_plan.component import sweep_plan
-from components.sweep_select.component import sweep_select
-from components.target_plan.component import target_plan
-from components.train.component import train
-from components.visualize.component import visualize
+from slimpipe import defaults
+from slimpipe.components.benchmark.component import benchmark, benchmark_gpu
+from slimpipe.components.ingest.component import ingest
+from slimpipe.components.latency_table.component import latency_table
+from slimpipe.components.merge_sensitivities.component import merge_sensitivities
+from slimpipe.components.prune_train.component import prune_train
+from slimpipe.components.publish.component import publish
+from slimpipe.components.record_failure.component import record_failure
+from slimpipe.components.report.component import report
+from slimpipe.components.sensitivity.component import sensitivity
+from slimpipe.components.shard_plan.component import shard_plan
+from slimpipe.components.sweep_plan.component import sweep_plan
+from slimpipe.components.sweep_select.component import sweep_select
+from slimpipe.components.target_plan.component import target_plan
+from slimpipe.components.train.component import train
+from slimpipe.components.visualize.component import visualize
 
 # Retries at the pipeline level only where a retry can succeed: the sensitivity analysis, long and resumable
 # from its checkpoint, when its pod is preempted or evicted. Network faults and 5xx answers are retried by
@@ -66,49 +67,81 @@ def _finish(outputs: dict, publish_to: str, max_drop_points: float, secret: str,
 @dsl.pipeline(name="slimpipe-prune", description="Sensitivity-based channel pruning of a PaddlePaddle model")
 def prune_pipeline(
     dataset: str,
-    task: str = "classification",
+    task: str = defaults.TASK,
     arch: str = "",
     arch_options: str = "",
     input_size: int = 0,
-    epochs: int = 4,
-    prune_epochs: int = 3,
-    batch_size: int = 16,
-    eval_metric_loss: float = 0.05,
+    epochs: int = defaults.PIPELINE_EPOCHS,
+    prune_epochs: int = defaults.PIPELINE_PRUNE_EPOCHS,
+    batch_size: int = defaults.BATCH_SIZE,
+    eval_metric_loss: float = defaults.EVAL_METRIC_LOSS,
     pruned_flops: float = 0.0,
     target_speedup: float = 0.0,
     target_latency_ms: float = 0.0,
     max_layer_loss: float = 0.0,
-    criterion: str = "l1_norm",
-    ratios: str = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
+    criterion: str = defaults.CRITERION,
+    ratios: str = defaults.SENSITIVITY_RATIOS,
     align: int = -1,
-    benchmark_threads: int = 1,
-    benchmark_warmup: int = 10,
-    benchmark_repeats: int = 50,
+    benchmark_threads: int = defaults.BENCHMARK_THREADS,
+    benchmark_warmup: int = defaults.BENCHMARK_WARMUP,
+    benchmark_repeats: int = defaults.BENCHMARK_REPEATS,
     gpu_benchmark: bool = False,
-    gpu_precision: str = "fp32",
-    gpu_node_selector: dict = {"nvidia.com/gpu.present": "true"},
-    gpu_tolerations: list = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    gpu_precision: str = defaults.TRT_PRECISION,
+    gpu_node_selector: dict = defaults.GPU_NODE_SELECTOR,
+    gpu_tolerations: list = defaults.GPU_TOLERATIONS,
     publish_to: str = "",
-    max_drop_points: float = 1.0,
+    max_drop_points: float = defaults.MAX_DROP_POINTS,
     sensitivity_checkpoint: str = "",
-    sensitivity_shards: int = 1,
+    sensitivity_shards: int = defaults.SENSITIVITY_SHARDS,
     sensitivity_stop_loss: float = 0.0,
     sensitivity_subset: int = 0,
     sweep_losses: str = "",
     sweep_speedups: str = "",
-    object_store_secret: str = "mlpipeline-minio-artifact",
+    object_store_secret: str = defaults.OBJECT_STORE_SECRET,
 ):
-    """Empty `arch` is the task's default (mobilenetv2, unet, yolov3_mobilenet_v1), empty `arch_options`
-    and `input_size` 0 the architecture's reference settings. `pruned_flops` > 0 replaces
-    `eval_metric_loss`; `align` 0 keeps PaddleSlim's widths, -1 aligns to 8 when `gpu_benchmark` is on;
-    an empty `publish_to` skips publishing; an empty `sensitivity_checkpoint` keeps the checkpoint in the pod.
-    The analysis runs as `sensitivity_shards` parallel pods whose results are merged; a stop loss > 0
-    ends a layer early, a subset > 0 measures on that many val images (seeded, class-balanced).
-    `sweep_losses` (e.g. "0.02,0.05,0.1") prunes and benchmarks at each value in parallel instead of
-    `eval_metric_loss`, and reports and publishes the fastest model that passes the quality gate.
-    `target_speedup` (e.g. 2.0) or `target_latency_ms` > 0 prunes to a latency measured on the benchmark's CPU
-    settings instead (a latency table is measured beside the sensitivities; `max_layer_loss` > 0 caps any one
-    layer's sensitivity loss); `sweep_speedups` (e.g. "1.5,2,3") sweeps speed-up targets as `sweep_losses` does."""
+    """Train, analyse, prune, benchmark, report and publish one model. The task's default architectures are
+    mobilenetv2, unet and yolov3_mobilenet_v1. A sweep prunes and benchmarks at each value in parallel and
+    reports and publishes the fastest model that passes the quality gate; a latency target (or a sweep of them)
+    has a latency table measured beside the sensitivities, on the benchmark's CPU settings. Each parameter's
+    help (which `slimpipe run --help` shows too):
+
+    Args:
+        dataset: dataset folder or object-store URI (s3://bucket/prefix).
+        task: classification, segmentation or detection.
+        arch: architecture (empty = the task's default).
+        arch_options: architecture options, e.g. scale=0.35 (empty = the reference settings).
+        input_size: model input size, square (0 = the architecture's default).
+        epochs: training epochs.
+        prune_epochs: retraining epochs after pruning.
+        batch_size: training batch size, for training and retraining after pruning.
+        eval_metric_loss: largest relative metric loss per layer (used when pruned_flops is 0).
+        pruned_flops: fraction of FLOPs to remove instead of a loss threshold (0 = off).
+        target_speedup: prune until the model runs this many times faster on the benchmark's CPU settings, e.g. 2
+            (0 = off; measures a latency table).
+        target_latency_ms: prune until the model runs within this many ms on the benchmark's CPU settings (0 = off).
+        max_layer_loss: with a latency target: largest sensitivity loss any one layer may take (0 = the default).
+        criterion: channel ranking: l1_norm or fpgm.
+        ratios: ratios tried per layer in the sensitivity analysis.
+        align: keep channel counts at multiples of K (0 = off; -1 = 8 when gpu_benchmark is on, else off).
+        benchmark_threads: CPU threads for the benchmark.
+        benchmark_warmup: untimed runs before timing.
+        benchmark_repeats: timed runs.
+        gpu_benchmark: also benchmark on GPU with TensorRT (asks for nvidia.com/gpu).
+        gpu_precision: TensorRT precision: fp32, fp16 or int8.
+        gpu_node_selector: node selector of the GPU task, as JSON.
+        gpu_tolerations: tolerations of the GPU task, as a JSON list.
+        publish_to: where to publish results: s3://bucket/name or a folder (empty = do not publish).
+        max_drop_points: quality gate: largest metric drop, in points, that may move latest.json.
+        sensitivity_checkpoint: object-store URI or path for the sensitivity checkpoint (empty = none).
+        sensitivity_shards: run the sensitivity analysis as N parallel shards, then merge them.
+        sensitivity_stop_loss: stop a layer's analysis once its loss reaches this (0 = off).
+        sensitivity_subset: measure sensitivities on N val images, seeded and class-balanced (0 = all).
+        sweep_losses: prune at each of these eval_metric_loss values (e.g. 0.02,0.05,0.1) and keep the fastest
+            that passes the gate (empty = off).
+        sweep_speedups: prune at each of these speed-up targets (e.g. 1.5,2,3) and keep the fastest that passes
+            the gate (empty = off).
+        object_store_secret: Kubernetes secret with the object-store keys accesskey/secretkey.
+    """
     # The exit task runs after every other, whatever their outcome: a failed run leaves
     # <publish_to>/<run id>/failed.json naming the step that failed and why (nothing without publish_to).
     recorded = record_failure(publish_to=publish_to, **RUN_IDENTITY)

@@ -56,7 +56,7 @@ def require_image(engine, image: str) -> None:
 def step_image(params: dict[str, Any]) -> str:
     """The image every step runs in, after refusing what a step's container could not reach: the GPU step's
     image, and local paths other than the dataset (which is brought in through the pipeline root)."""
-    from components._image import CPU_IMAGE
+    from slimpipe.images import CPU_IMAGE
     from slimpipe.storage import is_remote
 
     if params.get("gpu_benchmark"):

@@ -2,6 +2,7 @@
 component bodies stay a few lines."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -20,25 +21,49 @@ def log_model(model_artifact: Any, metrics: Any, info: Any) -> None:
         metrics.log_metric("pruned_params", float(info.pruning["pruned_params"]))
 
 
-def log_benchmark(result: Any, metrics: Any, confusion: Any, data: dict[str, Any]) -> None:
-    """Latency, size and metric as Metrics; the confusion matrix for classification."""
-    result.metadata.update({"device": data["device"], "pruned": data["pruned"], "measured": data["measured"]})
-    if not data["measured"]:
-        result.metadata["reason"] = data["reason"]
+def log_benchmark(result: Any, metrics: Any, confusion: Any, data: Any) -> None:
+    """Latency, size and metric of a BenchmarkResult as Metrics; the confusion matrix for classification."""
+    result.metadata.update({"device": data.device, "pruned": data.pruned, "measured": data.measured})
+    if not data.measured:
+        result.metadata["reason"] = data.reason
         return
-    metrics.log_metric(data["metric"], float(data["metric_value"]))
+    metrics.log_metric(data.metric, float(data.metric_value))
     for key in ("mean", "p50", "p90", "std"):
-        metrics.log_metric(f"latency_ms_{key}", float(data["latency_ms"][key]))
-    metrics.log_metric("param_file_bytes", float(data["param_file_bytes"]))
-    metrics.log_metric("flops", float(data["flops"]))
-    metrics.log_metric("params", float(data["params"]))
-    matrix = data["metrics"].get("confusion_matrix")
+        metrics.log_metric(f"latency_ms_{key}", float(data.latency_ms[key]))
+    metrics.log_metric("param_file_bytes", float(data.param_file_bytes))
+    metrics.log_metric("flops", float(data.flops))
+    metrics.log_metric("params", float(data.params))
+    matrix = (data.metrics or {}).get("confusion_matrix")
     if matrix:
         from slimpipe import modeldir
 
-        classes = modeldir.read_info(data["model"]).classes
+        classes = modeldir.read_info(data.model).classes
         size = len(matrix)
         confusion.log_confusion_matrix(classes[:size], matrix)
+
+
+def log_figures(metrics: Any, figures: dict[str, float]) -> None:
+    """Each figure (name -> number, e.g. a Comparison's `figures()`) as a metric of a Metrics artifact."""
+    for name, value in figures.items():
+        metrics.log_metric(name, float(value))
+
+
+def fill_html(artifact: Any, png: str | Path, alt: str, body: str = "") -> None:
+    """Write an HTML artifact: a self-contained page showing the chart `png` (embedded), then `body` (HTML)."""
+    from slimpipe.analysis.plots import embedded_png
+
+    Path(artifact.path).write_text(f"<!doctype html><html><body>{embedded_png(png, alt)}{body}</body></html>")
+
+
+def given(value: Any) -> Any:
+    """A parameter a pipeline passed, or None where it passed the kfp way of "not given": a component's
+    optional string or number input defaults to "" or 0 (kfp parameters cannot be None)."""
+    return value or None
+
+
+def path_of(artifact: Any) -> str | None:
+    """The local path of an optional input artifact, or None where none was connected."""
+    return artifact.path if artifact is not None else None
 
 
 FAILURE_LOG = "SLIMPIPE_FAILURE_LOG"

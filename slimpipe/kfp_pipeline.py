@@ -1,4 +1,6 @@
-"""Compile the pipeline and run it locally through Kubeflow Pipelines' own local runner."""
+"""Compile a pipeline and run it locally through Kubeflow Pipelines' own local runner; read and render the
+component folders' metadata and READMEs. The pipeline and the components are the layer built on this library
+(slimpipe.pipelines.build hands them in); nothing here imports them."""
 from __future__ import annotations
 
 import contextlib
@@ -14,64 +16,18 @@ from slimpipe.errors import fail
 from slimpipe.progress import log
 
 
-def pipeline_func():
-    from pipelines.prune_pipeline import prune_pipeline
-
-    return prune_pipeline
-
-
-def compile_pipeline(out: str | Path) -> Path:
-    """Write the compiled pipeline spec (YAML) to `out`."""
+def compile_spec(pipeline, out: str | Path) -> Path:
+    """Write the compiled spec (YAML) of a pipeline or component to `out`. The pipeline itself comes from the
+    layer built on this module (slimpipe.pipelines), which this module never imports."""
     from kfp import compiler
 
     from slimpipe import atomic
 
     tmp = Path(out).with_suffix(".compiling.yaml")
-    compiler.Compiler().compile(pipeline_func(), str(tmp))
+    compiler.Compiler().compile(pipeline, str(tmp))
     atomic.write_bytes(out, tmp.read_bytes())
     tmp.unlink()
     return Path(out)
-
-
-STAGES = ("ingest", "train", "target_plan", "shard_plan", "sensitivity", "merge_sensitivities", "latency_table",
-          "visualize", "prune_train", "benchmark", "sweep_plan", "sweep_select", "report", "publish", "record_failure")
-
-
-def component_specs() -> dict[Path, object]:
-    """Each component of components/<stage>/component.py and the YAML file it compiles to: the one named
-    like the stage to component.yaml, any variant (`benchmark_gpu`) to component_<variant>.yaml."""
-    import importlib
-
-    import components
-
-    root = Path(components.__file__).parent
-    specs = {}
-    for stage in STAGES:
-        module = importlib.import_module(f"components.{stage}.component")
-        for name in sorted(vars(module)):
-            comp = getattr(module, name)
-            if name.startswith(stage) and hasattr(comp, "component_spec"):
-                suffix = name[len(stage):]
-                specs[root / stage / f"component{suffix}.yaml"] = comp
-    return specs
-
-
-def compile_components(dest_root: Path | None = None) -> list[Path]:
-    """Compile every component (and write its folder's README); to their committed places, or mirrored
-    under `dest_root`."""
-    from kfp import compiler
-
-    import components
-
-    written = []
-    base = Path(components.__file__).parent
-    for path, comp in component_specs().items():
-        target = path if dest_root is None else Path(dest_root) / path.relative_to(base)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        compiler.Compiler().compile(comp, str(target))
-        written.append(target)
-    write_component_readmes(dest_root)
-    return written
 
 
 METADATA = "metadata.yaml"
@@ -194,30 +150,6 @@ class ComponentMetadata:
         return kinds[0], kinds[1]
 
 
-def component_readmes() -> dict[Path, str]:
-    """Each component folder's README.md (path -> text) as generated now from its metadata.yaml and its
-    components' docstrings and specs."""
-    by_folder: dict[Path, list] = {}
-    for path, comp in component_specs().items():
-        by_folder.setdefault(path.parent, []).append((path.name, comp))
-    return {folder / "README.md": component_readme(ComponentMetadata.read(folder / METADATA), comps)
-            for folder, comps in by_folder.items()}
-
-
-def write_component_readmes(dest_root: Path | None = None) -> list[Path]:
-    """Write every component folder's README (and nothing else); in place, or mirrored under `dest_root`."""
-    import components
-
-    from slimpipe import atomic
-
-    base = Path(components.__file__).parent
-    written = []
-    for path, text in component_readmes().items():
-        target = path if dest_root is None else Path(dest_root) / path.relative_to(base)
-        written.append(atomic.write_text(target, text))
-    return written
-
-
 def _cell(text: Any) -> str:
     """`text` on one line, fit for a Markdown table cell."""
     return " ".join(str(text).split()).replace("|", "\\|")
@@ -273,8 +205,8 @@ def _wrapped(head: str, items: list[str], tail: str, indent: str) -> list[str]:
 
 
 def _usage(name: str, spec) -> list[str]:
-    """A pipeline that imports components/<name>/component.py's `name` and calls it with its required inputs,
-    taken as the pipeline's own (the tests compile it)."""
+    """A pipeline that imports slimpipe.components.<name>.component's `name` and calls it with its required
+    inputs, taken as the pipeline's own (the tests compile it)."""
     import textwrap
 
     required = {key: io for key, io in (spec.inputs or {}).items() if not io.optional}
@@ -283,12 +215,12 @@ def _usage(name: str, spec) -> list[str]:
     names = sorted({"Input", *re.findall(r"(\w+)\]", used)} - {"List"}) if "Input[" in used else []
     lines = ["from typing import List", ""] if "List[" in used else []
     lines += ["from kfp import dsl", *([f"from kfp.dsl import {', '.join(names)}"] if names else []), "",
-              f"from components.{name}.component import {name}", "", "",
+              f"from slimpipe.components.{name}.component import {name}", "", "",
               f'@dsl.pipeline(name="{name.replace("_", "-")}-example")',
               *_wrapped(f"def {name}_example", [f"{k}: {a}" for k, a in annotations.items()], ":", ""),
               *_wrapped(f"task = {name}", [f"{k}={k}" for k in required], "", "    ")]
     if any(io.type == EXIT_STATUS for io in (spec.inputs or {}).values()):  # an exit task: it wraps the steps
-        at = lines.index(f"from components.{name}.component import {name}") + 1
+        at = lines.index(f"from slimpipe.components.{name}.component import {name}") + 1
         lines[at:at] = ["", "", "@dsl.container_component", "def your_step():",
                         "    # stands for the steps whose failure the exit task records",
                         '    return dsl.ContainerSpec(image="alpine", command=["true"])']
@@ -404,8 +336,8 @@ def failed_run(exc: RuntimeError, causes: list[dict[str, str]]) -> Exception:
 RUNNERS = ("subprocess", "container")
 
 
-def run_local(params: dict[str, Any], root: str | Path, runner: str = "subprocess") -> Path:
-    """Run the whole pipeline with kfp.local, without retries: each step in a subprocess of this
+def run_local(pipeline, params: dict[str, Any], root: str | Path, runner: str = "subprocess") -> Path:
+    """Run the whole `pipeline` with kfp.local, without retries: each step in a subprocess of this
     environment, or with `runner="container"` in its image (slimpipe.containers); returns the run's output
     folder under `root`. A failed step ends it with a SlimpipeError naming the step and its cause."""
     import tempfile
@@ -441,7 +373,7 @@ def run_local(params: dict[str, Any], root: str | Path, runner: str = "subproces
             containers.announce(image)
         else:
             local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-        spec = without_retries(pipeline_func().component_spec.implementation.graph)
+        spec = without_retries(pipeline.component_spec.implementation.graph)
         spec = with_create_time(spec, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         context.enter_context(_environ(FAILURE_LOG, log_path))  # the steps, child processes, inherit it
         before = set(root.iterdir())
@@ -487,19 +419,18 @@ def find_outputs(run_dir: Path, task: str, output: str) -> list[Path]:
 
 def collect(run_dir: Path, dest: Path) -> dict[str, Path]:
     """Copy a local run's main artifacts into a readable layout under `dest`; returns what went where."""
-    import json
     import shutil
 
     from slimpipe import atomic
+    from slimpipe.benchmark_result import BenchmarkResult
 
     places = {"model": ("train", "model"), "pruned": ("prune-train", "pruned_model"),
               "sensitivities.json": ("merge-sensitivities", "sensitivities"), "visualization": ("visualize", "plots"),
               "report.md": ("report", "report"), "report.html": ("report", "chart")}
     found = {name: find_outputs(run_dir, *where)[-1] for name, where in places.items()}
     for result in find_outputs(run_dir, "benchmark", "result"):
-        data = json.loads(result.read_text())
-        kind = "pruned" if data["pruned"] else "base"
-        found[f"benchmark_{kind}_{data['device']}.json"] = result
+        data = BenchmarkResult.read(result, measured=False)
+        found[f"benchmark_{'pruned' if data.pruned else 'base'}_{data.device}.json"] = result
     if list(run_dir.glob("sweep-select*/sweep")):  # a sweep: the chosen model, its benchmark, the table
         found.update({"pruned": find_outputs(run_dir, "sweep-select", "pruned_model")[-1],
                       "benchmark_pruned_cpu.json": find_outputs(run_dir, "sweep-select", "result")[-1],

@@ -1,6 +1,12 @@
-"""Progress lines for long work: counts, elapsed time and an estimate, readable in pod logs too."""
+"""Progress lines for long work: counts, elapsed time and an estimate, readable in pod logs too.
+
+Stages print with `log` and `Progress`; the algorithm layer (slimpipe.pruning...) does not print: it logs to
+its module logger (`logging.getLogger(__name__)`), and importing this module (as every stage does) renders
+the `slimpipe` loggers' INFO records as the same `[stage] message` lines on stderr (see `show_library_logs`).
+"""
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -44,3 +50,30 @@ class Progress:
 def log(stage: str, message: str) -> None:
     """One status line on stderr, prefixed with the stage name."""
     print(f"[{stage}] {message}", file=sys.stderr, flush=True)
+
+
+class StageLines(logging.Handler):
+    """Renders a log record as `log` does: `[stage] message` on the current stderr, where the stage is the
+    record's `stage` (`logger.info(..., extra={"stage": "sweep"})`) or else the last part of its logger's name
+    (`slimpipe.pruning.sensitivity` -> `sensitivity`)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            log(getattr(record, "stage", record.name.rpartition(".")[2]), record.getMessage())
+        except Exception:  # a handler must not raise (logging's rule); report it the logging way
+            self.handleError(record)
+
+
+def show_library_logs() -> None:
+    """Show the `slimpipe` loggers' INFO records as stage lines on stderr, once, unless the logger already
+    has a handler (an embedding application's, say). They do not also reach the root logger's handlers."""
+    library = logging.getLogger("slimpipe")
+    if library.handlers:
+        return
+    library.addHandler(StageLines())
+    if library.level == logging.NOTSET:
+        library.setLevel(logging.INFO)
+    library.propagate = False
+
+
+show_library_logs()

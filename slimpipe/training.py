@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from slimpipe import defaults
 from slimpipe.errors import fail
 from slimpipe.evaluation import dygraph_forward, evaluate
 from slimpipe.progress import Progress, log
@@ -17,11 +18,11 @@ class TrainSettings:
     """Optimiser settings (Adam, linear warm-up then cosine decay). Small batches: on CPU the cost is per image, and MobileNetV2
     from scratch needs many updates more than large batches."""
 
-    epochs: int = 10
-    batch_size: int = 16
-    learning_rate: float = 0.003
+    epochs: int = defaults.TRAIN_EPOCHS
+    batch_size: int = defaults.BATCH_SIZE
+    learning_rate: float = defaults.TRAIN_LEARNING_RATE
     weight_decay: float = 1e-5
-    seed: int = 0
+    seed: int = defaults.SEED
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, dataset: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import sys
 def loaded_after_parsing(argv: list[str]) -> set[str]:
     code = ("import sys; from slimpipe.cli import build_parser, SUBCOMMANDS; "
             f"argv = {argv!r}; build_parser(argv[0] if argv else None).parse_args(argv); "
-            "print(' '.join(m for m in ('kfp', 'pipelines.prune_pipeline') if m in sys.modules))")
+            "print(' '.join(m for m in ('kfp', 'slimpipe.pipelines.prune_pipeline') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return set(out.split())
 
@@ -16,4 +16,4 @@ def test_a_stage_subcommand_does_not_import_the_pipeline():
 
 
 def test_run_still_reads_its_arguments_from_the_pipeline():
-    assert loaded_after_parsing(["run", "--dataset", "d"]) == {"kfp", "pipelines.prune_pipeline"}
+    assert loaded_after_parsing(["run", "--dataset", "d"]) == {"kfp", "slimpipe.pipelines.prune_pipeline"}

@@ -13,8 +13,8 @@ from kfp import compiler, dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
 from slimpipe.errors import SlimpipeError
-from slimpipe.kfp_pipeline import (METADATA, STAGES, ComponentMetadata, component_readme, component_readmes,
-                                   component_specs, write_component_readmes)
+from slimpipe.kfp_pipeline import METADATA, ComponentMetadata, component_readme
+from slimpipe.pipelines.build import STAGES, component_readmes, component_specs, write_component_readmes
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPONENTS = ROOT / "components"
@@ -77,7 +77,7 @@ def test_metadata_passes_the_schema_and_was_not_verified_in_the_future(stage):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_metadata_names_a_component_of_its_folder(stage):
-    module = importlib.import_module(f"components.{stage}.component")
+    module = importlib.import_module(f"slimpipe.components.{stage}.component")
     assert hasattr(getattr(module, metadata(stage).name), "component_spec")
 
 
@@ -125,11 +125,11 @@ def test_readme_states_the_metadata_and_every_input_and_output(stage, readmes):
         assert f"{dep.name}: `{dep.version}`" in text
     for tag in meta.tags:
         assert f"`{tag}`" in text
-    module = importlib.import_module(f"components.{stage}.component")
+    module = importlib.import_module(f"slimpipe.components.{stage}.component")
     spec = getattr(module, stage).component_spec
     for name in [*spec.inputs, *spec.outputs]:
         assert f"| `{name}` |" in text
-    assert f"from components.{stage}.component import {stage}\n" in usage_code(text)
+    assert f"from slimpipe.components.{stage}.component import {stage}\n" in usage_code(text)
 
 
 @pytest.mark.parametrize("stage", STAGES)

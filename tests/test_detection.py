@@ -114,7 +114,7 @@ def test_yolov3_trains_prunes_and_exports_with_its_three_inputs(shapes, tmp_path
                             paddle.to_tensor([[1.0, 1.0]] * 2))
     assert boxes.shape[1] == 6 and counts.shape == [2]
     result = benchmark(tmp_path / "p", shapes, tmp_path / "b.json", warmup=1, repeats=2)
-    assert result["metric"] == "map" and len(result["metrics"]["class_ap"]) >= 1
+    assert result.metric == "map" and len(result.metrics["class_ap"]) >= 1
 
 
 @pytest.mark.slow

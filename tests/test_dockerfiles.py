@@ -11,7 +11,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILES = [ROOT / "images/cpu/Dockerfile", ROOT / "images/gpu/Dockerfile"]
@@ -153,13 +152,6 @@ def test_context_files_are_copied_not_bind_mounted(path):
     for keyword, args in instructions(path):
         if keyword == "RUN":
             assert "type=bind" not in args, f"{path}: {args[:80]}"
-
-
-def test_wheel_packages_leave_out_bench_and_tests():
-    find = PYPROJECT["tool"]["setuptools"]["packages"]["find"]
-    packages = find_packages(str(ROOT), include=find["include"], exclude=find.get("exclude", ()))
-    assert "slimpipe" in packages and "components" in packages
-    assert not [p for p in packages if p.split(".")[0] in ("bench", "tests")], packages
 
 
 def test_containers_conf_uses_runc_and_bounded_ulimits():

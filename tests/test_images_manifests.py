@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_image_tags_follow_the_package_version():
-    import components._image as image
+    import slimpipe.images as image
 
     assert image.CPU_IMAGE.endswith(f"slimpipe-cpu:{slimpipe.__version__}")
     assert image.GPU_IMAGE.endswith(f"slimpipe-gpu:{slimpipe.__version__}")

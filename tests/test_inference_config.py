@@ -177,7 +177,7 @@ def test_real_tensorrt_benchmark(tiny_model, tiny_dataset, tmp_path):
     from slimpipe.stages.benchmark import benchmark
 
     result = benchmark(tiny_model, tiny_dataset, tmp_path / "b.json", device="gpu", trt=True, warmup=2, repeats=5)
-    assert result["measured"] and result["latency_ms"]["mean"] > 0
+    assert result.measured and result.latency_mean_ms > 0
 
 
 def test_deleted_passes_are_left_out_of_the_pass_list():

@@ -6,10 +6,10 @@ from pathlib import Path
 import yaml
 
 import slimpipe
-from slimpipe.kfp_pipeline import STAGES, compile_components, compile_pipeline, component_specs
+from slimpipe.pipelines.build import STAGES, compile_components, compile_pipeline, component_specs
 
 ROOT = Path(__file__).resolve().parent.parent
-ALLOWED_TOP_LEVEL = {"kfp", "typing", "components._image"}
+ALLOWED_TOP_LEVEL = {"kfp", "typing", "slimpipe.components._image"}
 
 
 def parsed(path: Path) -> list:

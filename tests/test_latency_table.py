@@ -124,13 +124,53 @@ def test_resume_continues_without_remeasuring_done_layers(whole, tiny_model, tin
     data = json.loads(whole.read_text())
     done = list(data["saved"])[:-2]
     data.update(saved={k: data["saved"][k] for k in done}, spread={k: data["spread"][k] for k in done},
-                layer_base_ms={k: data["layer_base_ms"][k] for k in done}, complete=False, evaluations=len(done))
+                layer_base_ms={k: data["layer_base_ms"][k] for k in done}, complete=False,
+                evaluations=len(done) + len(data["together"]))  # every layer at once was measured too
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps(data))
     table = latency_table(tiny_model, tiny_dataset, partial, **FAST)
     assert list(table.saved) == list(data["all_layers"]) and table.complete
     assert {k: table.saved[k] for k in done} == {k: {0.5: data["saved"][k]["0.5"]} for k in done}
     assert table.evaluations == lat.read(whole).evaluations  # the kept layers' and one per remaining layer
+
+
+def test_measured_together_the_table_scales_its_predictions_by_what_a_whole_plan_kept():
+    # every layer at 0.5 measured 1.75 ms saved against 3.5 summed: whole plans keep half of the sum
+    table = hand_table(together={0.5: 1.75}, together_spread={0.5: 0.1}, together_flops={0.5: 48.0})
+    assert table.every_layer(0.5) == {"a": 0.5, "b": 0.5}
+    assert table.share_together() == pytest.approx(0.5)
+    assert table.predicted_ms({"a": 0.375}) == pytest.approx(10.0 - 0.5 * 2.0)
+    # with FLOPs known, the share is what the FLOPs overlap (48 of 56 singles) does not explain
+    flops_share = 48.0 / 56.0
+    assert table.calibration() == pytest.approx(0.5 / flops_share)
+    assert table.predicted_ms({"a": 0.5, "b": 0.25}, flops_saved=36.0) == pytest.approx(
+        10.0 - 0.75 * 2.9 * 0.5 / flops_share)
+
+
+def test_a_table_without_a_together_measurement_predicts_as_before():
+    assert hand_table().calibration() == 1.0 and hand_table().share_together() == 1.0
+
+
+def test_a_table_measures_every_layer_at_once_at_each_ratio(whole):
+    table = lat.read(whole)
+    assert set(table.together) == set(table.together_spread) == set(table.together_flops) == {0.5}
+    assert 0 < table.together_flops[0.5] < table.base_flops
+    assert json.loads(whole.read_text())["together"].keys() == {"0.5"}
+
+
+def test_only_the_first_shard_measures_every_layer_at_once_and_the_merge_keeps_it(shards, tmp_path):
+    first, second = (lat.read(p) for p in shards)
+    assert set(first.together) == {0.5} and second.together == {}
+    merged = merge_latency_tables(list(reversed(shards)), tmp_path / "merged.json")
+    assert merged.together == first.together and merged.together_flops == first.together_flops
+
+
+def test_a_negative_together_spread_is_refused(tmp_path):
+    table = hand_table(together={0.5: 1.0}, together_spread={0.5: -1.0}, together_flops={0.5: 4.0})
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table.to_json()))
+    with pytest.raises(SlimpipeError, match="together_spread must not be negative"):
+        lat.read(path)
 
 
 def test_merged_shards_hold_the_unsharded_tables_layers(whole, shards, tmp_path):
@@ -244,7 +284,7 @@ class FakeArtifact(SimpleNamespace):
 
 
 def test_the_component_writes_the_table_and_its_metadata(tiny_model, tiny_dataset, tmp_path):
-    from components.latency_table.component import latency_table as component
+    from slimpipe.components.latency_table.component import latency_table as component
 
     out = FakeArtifact(tmp_path / "table.json")
     component.python_func(model=FakeArtifact(tiny_model), dataset=FakeArtifact(tiny_dataset), latency_table=out,

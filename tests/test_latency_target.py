@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 
 from slimpipe.errors import SlimpipeError
 from slimpipe.pruning import rules
-from slimpipe.pruning.latency_target import DEFAULT_MAX_LAYER_LOSS, STEPS, Knapsack, loss_at, reach
+from slimpipe.pruning.latency_target import (DEFAULT_MAX_LAYER_LOSS, STEPS, Choice, Knapsack, first_aim,
+                                             loss_at, next_required, reach)
 from tests.badinput import Case, check
 
 RATIOS = (0.2, 0.4, 0.6, 0.8)
@@ -172,11 +174,64 @@ def test_the_loop_records_each_iteration_and_asks_for_more_saving_after_a_shortf
     required = [it["required_saving_ms"] for it in outcome.iterations]
     assert required == sorted(required) and len(set(required)) == len(required)
     for before, after in zip(outcome.iterations, outcome.iterations[1:]):
-        # the next aim is the measured model's prediction less its shortfall
-        aim = before["predicted_ms"] - (before["measured_ms"] - 50.0)
-        assert after["required_saving_ms"] == pytest.approx(table.base_ms - aim)
+        # the needed saving scaled by predicted / measured saving of the model just measured
+        predicted_saving = table.base_ms - before["predicted_ms"]
+        measured_saving = table.base_ms - before["measured_ms"]
+        assert after["required_saving_ms"] == pytest.approx((table.base_ms - 50.0) * predicted_saving
+                                                            / measured_saving)
+        assert before["realized"] == pytest.approx(measured_saving / predicted_saving)
     assert [it["iteration"] for it in outcome.iterations] == list(range(1, len(required) + 1))
     assert {"predicted_ms", "measured_ms", "required_saving_ms", "layers_pruned", "loss"} <= set(outcome.iterations[0])
+
+
+def overlapping(table, share):
+    """A model whose layers pruned together save only `share` of their summed single-layer savings."""
+    return lambda ratios: table.base_ms - share * sum(table.saved_at(l, r) for l, r in ratios.items())
+
+
+def test_the_loop_converges_when_layers_together_save_half_of_what_the_table_adds_up():
+    sens, table, knapsack = linear_case()
+    outcome = reach(70.0, knapsack.choose, overlapping(table, 0.5))
+    assert outcome.measured_ms <= 70.0 and len(outcome.iterations) == 2
+    assert outcome.iterations[0]["realized"] == pytest.approx(0.5)
+    assert outcome.iterations[1]["required_saving_ms"] == pytest.approx(2 * 30.0)
+
+
+def test_subtracting_the_shortfall_alone_would_not_have_converged_on_that_model():
+    # the rule before the multiplicative one: aim = predicted - shortfall, five measurements
+    sens, table, knapsack = linear_case()
+    measure, aim = overlapping(table, 0.5), 70.0
+    for _ in range(5):
+        choice = knapsack.choose(aim)
+        measured = measure(choice.ratios)
+        aim = choice.predicted_ms - (measured - 70.0)
+    assert measured > 70.0
+
+
+def test_a_shortfall_larger_than_the_scaled_saving_is_asked_for_whole():
+    choice = Choice(ratios={"a": 0.5}, saved_ms=10.0, loss=0.0, base_ms=100.0, required_ms=10.0, reached=True,
+                    max_layer_loss=0.1)
+    # measured saved more than predicted (share 1.5) yet missed the target by 5 ms: ask for 10 + 5 at least
+    assert next_required(choice, measured_ms=85.0, target_ms=80.0) == pytest.approx(15.0)
+
+
+def test_a_model_that_measured_no_saving_asks_for_the_most_the_cap_allows():
+    sens, table, knapsack = linear_case()
+    choice = knapsack.choose(90.0)
+    assert next_required(choice, measured_ms=101.0, target_ms=90.0) == math.inf
+    assert knapsack.choose(table.base_ms - math.inf).ratios == knapsack.most().ratios
+
+
+def test_a_known_share_moves_the_first_aim_so_one_measurement_suffices():
+    sens, table, knapsack = linear_case()
+    aim = first_aim(table.base_ms, 70.0, share=0.5)
+    assert aim == pytest.approx(100.0 - 60.0)
+    outcome = reach(70.0, knapsack.choose, overlapping(table, 0.5), first_aim_ms=aim)
+    assert len(outcome.iterations) == 1 and outcome.measured_ms <= 70.0
+
+
+def test_a_share_that_is_not_positive_leaves_the_first_aim_at_the_target():
+    assert first_aim(100.0, 70.0, share=-0.2) == 70.0
 
 
 def test_the_loop_measures_once_when_the_first_choice_meets_the_target():
@@ -375,7 +430,7 @@ def test_prune_train_to_a_latency_reloads_with_its_pruned_widths(latency_pruned)
 def test_a_speedup_target_is_judged_against_the_unpruned_model_measured_beside_it(
         tiny_model, tiny_dataset, tiny_sensitivities, tmp_path, monkeypatch):
     """Stubbed timing: the unpruned model at 2.0 ms, the first choice at 1.5 ms (1.33x, short of 1.5x), the
-    second at 1.2 ms (1.67x). The table says 10 ms, so the shortfall is 1.5 / 2.0 * 10 - 10 / 1.5 ms."""
+    second at 1.2 ms (1.67x). The table says 10 ms, so the first measured 7.5 ms in the table's time."""
     from slimpipe.pruning import timing
     from slimpipe.stages.prune_train import prune_train
 
@@ -389,8 +444,9 @@ def test_a_speedup_target_is_judged_against_the_unpruned_model_measured_beside_i
     first, second = info.pruning["iterations"]
     assert (first["measured_speedup"], second["measured_speedup"]) == pytest.approx((2.0 / 1.5, 2.0 / 1.2))
     assert first["required_saving_ms"] == pytest.approx(10.0 - 10.0 / 1.5)
-    shortfall = 1.5 / 2.0 * 10.0 - 10.0 / 1.5
-    assert second["required_saving_ms"] == pytest.approx(10.0 - first["predicted_ms"] + shortfall)
+    predicted_saving, measured_saving = 10.0 - first["predicted_ms"], 10.0 - 1.5 / 2.0 * 10.0  # in table time
+    assert second["required_saving_ms"] == pytest.approx(
+        (10.0 - 10.0 / 1.5) * predicted_saving / measured_saving)
     assert second["layers_pruned"] > first["layers_pruned"] or second["predicted_ms"] < first["predicted_ms"]
     assert (info.pruning["measured_ms"], info.pruning["base_ms"]) == (1.2, 2.0)
     assert info.pruning["target_speedup"] == 1.5 and info.pruning["max_layer_loss"] == 1.0
@@ -410,7 +466,7 @@ def test_the_component_passes_one_target_and_the_table_only_for_a_latency_target
     import sys
     from types import SimpleNamespace
 
-    from components.prune_train.component import prune_train as component
+    from slimpipe.components.prune_train.component import prune_train as component
     from slimpipe import kfp_io
     from slimpipe.stages import prune_train as stage
 

@@ -1,18 +1,19 @@
 """The report's figures from two benchmark results: speed-up efficiency, and a latency target's prediction."""
+from slimpipe.benchmark_result import BenchmarkResult
 from slimpipe.stages.report import comparison, render
 
 
 def bench(latency, flops, pruning=None):
-    return {"arch": "mobilenetv2", "task": "classification", "metric": "accuracy", "metric_value": 0.9,
+    return BenchmarkResult.from_dict({"arch": "mobilenetv2", "task": "classification", "metric": "accuracy", "metric_value": 0.9,
             "latency_ms": {"mean": latency}, "param_file_bytes": 4000, "params": 1000, "flops": flops,
             "device": "cpu", "mkldnn": False, "threads": 1, "batch_size": 1, "repeats": 50, "warmup": 10,
-            "pruning": pruning}
+            "pruning": pruning})
 
 
 def test_speedup_efficiency_is_the_speedup_over_the_flops_ratio():
     c = comparison(bench(10.0, 1000), bench(6.1, 320))  # 1.64x faster for 3.125x fewer FLOPs
-    assert c["flops_ratio"] == 1000 / 320
-    assert round(c["speedup_efficiency"], 2) == 0.52
+    assert c.flops_ratio == 1000 / 320
+    assert round(c.speedup_efficiency, 2) == 0.52
 
 
 def test_the_report_states_the_efficiency():

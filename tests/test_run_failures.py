@@ -32,7 +32,8 @@ def test_a_run_whose_val_list_names_a_missing_file_ends_on_the_step_and_the_line
 
 
 def test_a_local_run_has_no_retry_policy_and_the_cluster_spec_keeps_the_resumable_one():
-    from slimpipe.kfp_pipeline import pipeline_func, without_retries
+    from slimpipe.kfp_pipeline import without_retries
+    from slimpipe.pipelines.build import pipeline_func
 
     spec = pipeline_func().component_spec.implementation.graph
 
@@ -82,13 +83,15 @@ def test_a_step_failing_on_a_bug_keeps_its_traceback_and_records_it(tmp_path):
 
 def test_a_failed_run_leaves_failed_json_naming_the_step_and_the_cause(dataset_copy, tmp_path):
     from slimpipe.kfp_pipeline import run_local
+    from slimpipe.pipelines.build import pipeline_func
 
     lines = (dataset_copy / "val_list.txt").read_text().splitlines()
     lines[2] = "images/missing.jpg " + lines[2].split()[1]
     (dataset_copy / "val_list.txt").write_text("\n".join(lines) + "\n")
     dest = tmp_path / "published"
     with pytest.raises(SlimpipeError, match="step ingest failed"):
-        run_local({"dataset": str(dataset_copy), "epochs": 1, "publish_to": str(dest)}, tmp_path / "runs")
+        run_local(pipeline_func(), {"dataset": str(dataset_copy), "epochs": 1, "publish_to": str(dest)},
+                  tmp_path / "runs")
     [failed] = dest.glob("*/failed.json")
     record = json.loads(failed.read_text())
     assert failed.parent.name == record["run_id"] and record["run_id"].startswith("slimpipe-prune-")
@@ -102,7 +105,7 @@ def test_the_exit_task_wraps_every_step_and_names_the_run_as_publish_does():
 
     after_all = PipelineTaskSpec.TriggerPolicy.TriggerStrategy.ALL_UPSTREAM_TASKS_COMPLETED
 
-    from slimpipe.kfp_pipeline import pipeline_func
+    from slimpipe.pipelines.build import pipeline_func
 
     spec = pipeline_func().component_spec.implementation.graph
     root = spec.root.dag.tasks
@@ -124,7 +127,8 @@ def test_the_exit_task_wraps_every_step_and_names_the_run_as_publish_does():
 
 
 def test_a_local_run_gets_its_creation_time_in_place_of_the_placeholder_kfp_local_cannot_fill():
-    from slimpipe.kfp_pipeline import pipeline_func, with_create_time
+    from slimpipe.kfp_pipeline import with_create_time
+    from slimpipe.pipelines.build import pipeline_func
 
     spec = pipeline_func().component_spec.implementation.graph
     filled = with_create_time(spec, "2026-06-01T12:00:00Z")

@@ -37,7 +37,7 @@ def test_a_wrong_target_is_refused_before_any_work(kwargs, message):
 def test_the_target_plan_component_answers_for_the_pipeline(monkeypatch):
     import sys
 
-    from components.target_plan.component import target_plan
+    from slimpipe.components.target_plan.component import target_plan
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # report_failures installs its own
     assert target_plan.python_func(eval_metric_loss=0.05, target_speedup=2.0) is True
@@ -47,7 +47,7 @@ def test_the_target_plan_component_answers_for_the_pipeline(monkeypatch):
 def test_without_a_latency_target_the_step_records_that_none_was_measured(tmp_path, monkeypatch):
     import sys
 
-    from components.latency_table.component import latency_table
+    from slimpipe.components.latency_table.component import latency_table
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     out = SimpleNamespace(path=str(tmp_path / "table.json"), metadata={})

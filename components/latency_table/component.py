@@ -2,7 +2,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Model, Output
 
-from components._image import CPU_IMAGE
+from slimpipe.components._image import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
@@ -13,7 +13,21 @@ def latency_table(model: Input[Model], dataset: Input[Dataset], latency_table: O
     against the unpruned model in alternating rounds. Empty or 0 arguments take the stage's defaults: the
     benchmark's settings (`device`, `mkldnn` on|off, `threads`, `batch`) and the stage's ratios, rounds and
     repeats. With `measure` false (a run without a latency target) nothing is timed: the output records that no
-    table was asked for, and a step that needs one refuses it by that reason."""
+    table was asked for, and a step that needs one refuses it by that reason.
+
+    Args:
+        model: the trained model.
+        dataset: the dataset; its first val image(s) are the timed input.
+        device: predictor device, cpu or gpu; empty = the benchmark's.
+        mkldnn: on or off; empty = the benchmark's.
+        threads: CPU math threads; 0 = the benchmark's.
+        batch: images per timed run; 0 = the benchmark's.
+        ratios: comma-separated ratios to time per layer, others interpolated; empty = the stage's.
+        shard: measure only shard i/n (every n-th layer from the i-th); empty = every layer.
+        rounds: alternating rounds of the unpruned and pruned models per layer; 0 = the stage's.
+        repeats: timed runs per model and round, their median the round's figure; 0 = the stage's.
+        measure: time the model; false records that no table was asked for.
+    """
     from slimpipe.kfp_io import report_failures
 
     report_failures("latency_table")
@@ -25,6 +39,7 @@ def latency_table(model: Input[Model], dataset: Input[Dataset], latency_table: O
         latency_table.metadata["measured"] = False
         return
 
+    from slimpipe.kfp_io import given
     from slimpipe.pruning.sensitivity import parse_ratios
     from slimpipe.stages.latency_table import latency_table as run
     from slimpipe.stages.sensitivity import parse_shard
@@ -33,10 +48,10 @@ def latency_table(model: Input[Model], dataset: Input[Dataset], latency_table: O
         from slimpipe.errors import fail
 
         raise fail(f"mkldnn {mkldnn!r}: expected on, off or empty (the benchmark's default)")
-    given = {"device": device or None, "mkldnn": {"on": True, "off": False}.get(mkldnn),
-             "threads": threads or None, "batch": batch or None, "ratios": parse_ratios(ratios) if ratios else None,
-             "shard": parse_shard(shard) if shard else None, "rounds": rounds or None, "repeats": repeats or None}
-    table = run(model.path, dataset.path, latency_table.path, **{k: v for k, v in given.items() if v is not None})
+    asked = {"device": given(device), "mkldnn": {"on": True, "off": False}.get(mkldnn), "threads": given(threads),
+             "batch": given(batch), "ratios": parse_ratios(ratios) if ratios else None,
+             "shard": parse_shard(shard) if shard else None, "rounds": given(rounds), "repeats": given(repeats)}
+    table = run(model.path, dataset.path, latency_table.path, **{k: v for k, v in asked.items() if v is not None})
     latency_table.metadata.update({"base_ms": table.base_ms, "base_spread_ms": table.base_spread_ms,
                                    "settings": table.settings, "layers": len(table.saved),
                                    "evaluations": table.evaluations, "seconds": table.seconds})

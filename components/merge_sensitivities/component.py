@@ -4,12 +4,16 @@ from typing import List
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Output
 
-from components._image import CPU_IMAGE
+from slimpipe.components._image import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def merge_sensitivities(shards: Input[List[Artifact]], sensitivities: Output[Artifact]):
-    """Refuses shards of different models, metrics or baselines, and an incomplete set of shards."""
+    """Refuses shards of different models, metrics or baselines, and an incomplete set of shards.
+
+    Args:
+        shards: the complete shard analyses, one per shard.
+    """
     from slimpipe.kfp_io import report_failures
 
     report_failures("merge_sensitivities")

@@ -2,7 +2,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
-from components._image import CPU_IMAGE
+from slimpipe.components._image import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
@@ -13,15 +13,34 @@ def prune_train(model: Input[Model], dataset: Input[Dataset], sensitivities: Inp
                 latency_table: Input[Artifact] = None, target_speedup: float = 0.0, target_latency_ms: float = 0.0,
                 max_layer_loss: float = 0.0):
     """Give one of eval_metric_loss, pruned_flops, target_speedup and target_latency_ms (0 = unset); a
-    latency target or pruned_flops replaces eval_metric_loss. A latency target needs `latency_table`, the
-    model's latency table (read only then); max_layer_loss is its per-layer loss cap, 0 = the default.
-    align: channel multiple, 0 = none, -1 = 8 when gpu_serving (GPU and TensorRT run aligned widths faster),
-    else none."""
+    latency target or pruned_flops replaces eval_metric_loss. A latency target needs `latency_table` (read
+    only then). GPU and TensorRT run aligned widths faster, hence `align` -1.
+
+    Args:
+        model: the trained (unpruned) model.
+        dataset: the dataset to retrain on.
+        sensitivities: the sensitivity analysis of this model.
+        eval_metric_loss: largest relative metric loss per layer, in (0, 1).
+        pruned_flops: fraction of FLOPs to remove, in (0, 1); 0 = unset.
+        align: keep channel counts at multiples of this; 0 = none, -1 = 8 when gpu_serving, else none.
+        gpu_serving: the model will be served on GPU: align widths to 8 unless an alignment is given.
+        epochs: retraining epochs.
+        batch_size: training batch size.
+        learning_rate: initial learning rate, cosine-decayed.
+        seed: random seed.
+        latency_table: latency table of this model, for a latency target.
+        target_speedup: speed-up to reach over the unpruned model, above 1, measured on the latency table's
+            predictor settings (needs a latency table); 0 = unset.
+        target_latency_ms: latency to reach, ms per run() on the latency table's predictor settings (needs a
+            latency table); 0 = unset.
+        max_layer_loss: with a latency target: the largest sensitivity loss any one layer may take, in (0, 1];
+            0 = the default.
+    """
     from slimpipe.kfp_io import report_failures
 
     report_failures("prune_train")
 
-    from slimpipe.kfp_io import log_model
+    from slimpipe.kfp_io import given, log_model, path_of
     from slimpipe.pruning.rules import pipeline_target
     from slimpipe.stages.prune_train import prune_train as run
 
@@ -29,6 +48,6 @@ def prune_train(model: Input[Model], dataset: Input[Dataset], sensitivities: Inp
     latency = bool(target_speedup or target_latency_ms)
     info = run(model.path, dataset.path, sensitivities.path, pruned_model.path, **target, epochs=epochs, align=align,
                gpu_serving=gpu_serving, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-               latency_table=latency_table.path if latency and latency_table is not None else None,
-               max_layer_loss=max_layer_loss or None)
+               latency_table=path_of(latency_table) if latency else None,
+               max_layer_loss=given(max_layer_loss))
     log_model(pruned_model, metrics, info)

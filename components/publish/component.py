@@ -3,7 +3,7 @@ if the gate passes and no newer run is there."""
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Markdown, Metrics, Model, Output
 
-from components._image import CPU_IMAGE
+from slimpipe.components._image import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
@@ -18,6 +18,13 @@ def publish(publish_to: str, run_name: str, job_id: str, pruned_model: Input[Mod
 
     Args:
         publish_to: destination, s3://bucket/name or a folder.
+        pruned_model: the pruned model to publish.
+        sensitivities: the sensitivity analysis.
+        plots: the visualization folder.
+        base_result: benchmark result of the model before pruning.
+        pruned_result: benchmark result of the pruned model.
+        report: the report.
+        max_drop_points: quality gate: largest metric drop, in points, that may move latest.json.
         run_name: the run's name (dsl.PIPELINE_JOB_NAME_PLACEHOLDER), the readable start of the run id.
         job_id: the run's unique id (dsl.PIPELINE_JOB_ID_PLACEHOLDER); run id = `<run_name>-<job_id>`.
         created: the run's creation time, ISO-8601 UTC (dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER); empty

@@ -2,7 +2,7 @@
 from kfp import dsl
 from kfp.dsl import PipelineTaskFinalStatus
 
-from components._image import CPU_IMAGE
+from slimpipe.components._image import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)

@@ -4,7 +4,7 @@ from typing import Optional
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Input, Markdown, Metrics, Output
 
-from components._image import CPU_IMAGE
+from slimpipe.components._image import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
@@ -12,23 +12,25 @@ def report(base: Input[Artifact], pruned: Input[Artifact], report: Output[Markdo
            summary: Output[Metrics], gpu_base: Optional[Input[Artifact]] = None,
            gpu_pruned: Optional[Input[Artifact]] = None):
     """Model, parameter file size, prediction speed and metric, before and after pruning; GPU rows when the
-    GPU benchmarks ran (figures, or "not measured" with the reason)."""
+    GPU benchmarks ran (figures, or "not measured" with the reason).
+
+    Args:
+        base: benchmark result of the unpruned model.
+        pruned: benchmark result of the pruned model.
+        gpu_base: GPU benchmark result of the unpruned model, optional.
+        gpu_pruned: GPU benchmark result of the pruned model, optional.
+    """
     from slimpipe.kfp_io import report_failures
 
     report_failures("report")
 
-    import base64
     import tempfile
 
-    from slimpipe.stages.report import comparison, read_benchmark
+    from slimpipe.kfp_io import fill_html, log_figures, path_of
     from slimpipe.stages.report import report as run
 
     with tempfile.TemporaryDirectory() as tmp:
-        run(base.path, pruned.path, report.path, gpu_base=gpu_base.path if gpu_base else None,
-            gpu_pruned=gpu_pruned.path if gpu_pruned else None, chart=f"{tmp}/report.png")
-        image = base64.b64encode(open(f"{tmp}/report.png", "rb").read()).decode()
-    with open(chart.path, "w") as f:
-        f.write(f"<!doctype html><img alt='before and after pruning' src='data:image/png;base64,{image}'>")
-    for key, value in comparison(read_benchmark(base.path), read_benchmark(pruned.path)).items():
-        if isinstance(value, (int, float)):
-            summary.log_metric(key, float(value))
+        outcome = run(base.path, pruned.path, report.path, gpu_base=path_of(gpu_base),
+                      gpu_pruned=path_of(gpu_pruned), chart=f"{tmp}/report.png")
+        fill_html(chart, outcome.chart, "before and after pruning")
+    log_figures(summary, outcome.comparison.figures())

@@ -2,7 +2,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Model, Output
 
-from components._image import CPU_IMAGE
+from slimpipe.components._image import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
@@ -10,20 +10,33 @@ def sensitivity(model: Input[Model], dataset: Input[Dataset], sensitivities: Out
                 criterion: str = "l1_norm", ratios: str = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
                 threads: int = 2, checkpoint: str = "", shard: str = "", stop_loss: float = 0.0,
                 subset: int = 0):
-    """Evaluate every prunable layer (or shard `i/n`'s share) at every ratio on the validation split. With
-    `checkpoint` (an object-store URI or path), partial results are saved there, so a retried pod resumes.
-    `stop_loss` > 0 stops a layer once its loss reaches it; `subset` > 0 measures on that many val images."""
+    """Evaluate every prunable layer (or shard `i/n`'s share) at every ratio on the validation split. With a
+    `checkpoint`, a retried pod resumes.
+
+    Args:
+        model: the trained model.
+        dataset: the dataset; its val split is used.
+        criterion: channel ranking, l1_norm or fpgm.
+        ratios: comma-separated ratios to try per layer.
+        threads: CPU threads for evaluation.
+        checkpoint: object-store URI (s3://bucket/key.json) or path to checkpoint partial results to; empty =
+            none.
+        shard: measure only shard i/n (every n-th layer from the i-th); empty = every layer.
+        stop_loss: stop a layer once its loss reaches this, recording larger ratios as 'at least' it; 0 = off.
+        subset: measure on a fixed, seeded, class-balanced subset of this many val images; 0 = all.
+    """
     from slimpipe.kfp_io import report_failures
 
     report_failures("sensitivity")
 
+    from slimpipe.kfp_io import given
     from slimpipe.pruning.sensitivity import parse_ratios
     from slimpipe.stages.sensitivity import parse_shard
     from slimpipe.stages.sensitivity import sensitivity as run
 
     data = run(model.path, dataset.path, sensitivities.path, criterion=criterion,
-               ratios=parse_ratios(ratios), threads=threads, checkpoint=checkpoint or None,
-               shard=parse_shard(shard) if shard else None, stop_loss=stop_loss or None, subset=subset or None)
+               ratios=parse_ratios(ratios), threads=threads, checkpoint=given(checkpoint),
+               shard=parse_shard(shard) if shard else None, stop_loss=given(stop_loss), subset=given(subset))
     sensitivities.metadata.update({"metric": data["metric"], "baseline": data["baseline"],
                                    "criterion": criterion, "evaluations": data["evaluations"],
                                    "layers": len(data["sensitivities"])})

@@ -3,7 +3,7 @@ from typing import List
 
 from kfp import dsl
 
-from components._image import CPU_IMAGE
+from slimpipe.components._image import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)

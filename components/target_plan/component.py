@@ -1,7 +1,7 @@
 """Target plan: the run's pruning target, checked before any training, and whether it needs a latency table."""
 from kfp import dsl
 
-from components._image import CPU_IMAGE
+from slimpipe.components._image import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)

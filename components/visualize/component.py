@@ -2,7 +2,7 @@
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Input, Model, Output
 
-from components._image import CPU_IMAGE
+from slimpipe.components._image import CPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
@@ -22,9 +22,9 @@ def visualize(model: Input[Model], sensitivities: Input[Artifact], page: Output[
 
     import shutil
 
+    from slimpipe.kfp_io import path_of
     from slimpipe.stages.visualize import visualize as run
 
-    result = run(model.path, sensitivities.path, plots.path,
-                 latency_table=latency_table.path if latency_table is not None else None)
+    result = run(model.path, sensitivities.path, plots.path, latency_table=path_of(latency_table))
     shutil.copyfile(f"{plots.path}/index.html", page.path)
     plots.metadata["summary"] = result["summary"]

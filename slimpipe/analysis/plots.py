@@ -10,6 +10,16 @@ SOFTWARE = "slimpipe"
 drawn_here = atomic.png_from(SOFTWARE)  # recognises a chart a stage wrote earlier (atomic.claim)
 
 
+def embedded_png(png: str | Path, alt: str, style: str = "") -> str:
+    """An HTML <img> holding the PNG file itself (a data URI), so the page needs no other file."""
+    import base64
+    import html
+
+    data = base64.b64encode(Path(png).read_bytes()).decode()
+    styled = f" style='{html.escape(style)}'" if style else ""
+    return f"<img alt='{html.escape(alt)}'{styled} src='data:image/png;base64,{data}'>"
+
+
 def _pyplot():
     import matplotlib
 

@@ -4,8 +4,11 @@ HELP = "copy (or download from object storage) a dataset and check its list file
 
 
 def add_arguments(cmd):
-    cmd.add_argument("--dataset", required=True, help="dataset folder or object-store URI (s3://bucket/prefix)")
-    cmd.add_argument("--task", default="classification", help="classification (default), segmentation or detection")
+    from slimpipe import defaults
+    from slimpipe.cli.docs import help_text
+
+    cmd.add_argument("--dataset", required=True, help=help_text("ingest", "dataset_uri"))
+    cmd.add_argument("--task", default=defaults.TASK, help=help_text("ingest", "task", defaults.TASK))
     options.add_output(cmd, "dataset folder to write")
 
 

@@ -8,8 +8,13 @@ def add_arguments(cmd):
     from slimpipe.pruning import latency as lat
     from slimpipe.stages.latency_table import BENCHMARK_DEFAULTS as B
 
-    cmd.add_argument("--model", required=True, help="trained model directory")
-    cmd.add_argument("--dataset", required=True, help="dataset folder; its first val image(s) are the timed input")
+    from slimpipe.cli.docs import help_text
+
+    def text(name):
+        return help_text("latency_table", name)
+
+    cmd.add_argument("--model", required=True, help=f"{text('model')} (directory)")
+    cmd.add_argument("--dataset", required=True, help=text("dataset"))
     options.add_output(cmd, "latency table JSON file")
     cmd.add_argument("--device", default=B["device"], choices=("cpu", "gpu"),
                      help=f"predictor device (default {B['device']}, as the benchmark)")
@@ -20,13 +25,12 @@ def add_arguments(cmd):
     cmd.add_argument("--batch", type=options.COUNT, default=B["batch"],
                      help=f"images per timed run (default {B['batch']}, as the benchmark)")
     cmd.add_argument("--ratios", default=",".join(map(str, lat.DEFAULT_RATIOS)),
-                     help="ratios to time per layer; others are interpolated (default %(default)s)")
-    cmd.add_argument("--shard", default=None, metavar="I/N",
-                     help="measure only shard I of N (every N-th layer from the I-th); join with merge-latency-tables")
+                     help=f"{text('ratios')} (default %(default)s)")
+    cmd.add_argument("--shard", default=None, metavar="I/N", help=f"{text('shard')}; join with merge-latency-tables")
     cmd.add_argument("--rounds", type=options.COUNT, default=lat.DEFAULT_ROUNDS,
-                     help="alternating rounds of the unpruned and pruned models per layer (default %(default)s)")
+                     help=f"{text('rounds')} (default %(default)s)")
     cmd.add_argument("--repeats", type=options.COUNT, default=lat.DEFAULT_REPEATS,
-                     help="timed runs per model and round; their median is the round's figure (default %(default)s)")
+                     help=f"{text('repeats')} (default %(default)s)")
 
 
 def run(args):

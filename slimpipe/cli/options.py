@@ -73,9 +73,14 @@ def add_output(cmd: argparse.ArgumentParser, what: str) -> None:
     cmd.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
 
-def add_train_settings(cmd: argparse.ArgumentParser, epochs: int, learning_rate: float) -> None:
-    cmd.add_argument("--epochs", type=COUNT, default=epochs, help=f"training epochs (default {epochs})")
-    cmd.add_argument("--batch-size", type=COUNT, default=16, help="training batch size (default 16)")
+def add_train_settings(cmd: argparse.ArgumentParser, stage: str, epochs: int, learning_rate: float) -> None:
+    """--epochs, --batch-size, --learning-rate and --seed, with the help of `stage`'s component."""
+    from slimpipe import defaults
+    from slimpipe.cli.docs import help_text
+
+    cmd.add_argument("--epochs", type=COUNT, default=epochs, help=help_text(stage, "epochs", epochs))
+    cmd.add_argument("--batch-size", type=COUNT, default=defaults.BATCH_SIZE,
+                     help=help_text(stage, "batch_size", defaults.BATCH_SIZE))
     cmd.add_argument("--learning-rate", type=POSITIVE, default=learning_rate,
-                     help=f"initial learning rate, cosine-decayed (default {learning_rate})")
-    cmd.add_argument("--seed", type=NON_NEGATIVE, default=0, help="random seed (default 0)")
+                     help=help_text(stage, "learning_rate", learning_rate))
+    cmd.add_argument("--seed", type=NON_NEGATIVE, default=defaults.SEED, help=help_text(stage, "seed", defaults.SEED))

@@ -8,50 +8,13 @@ import json
 from typing import Any
 
 from slimpipe.cli import options
-
-HELP = {
-    "dataset": "dataset folder or object-store URI (s3://bucket/prefix)",
-    "task": "classification, segmentation or detection",
-    "arch": "architecture (empty = the task's default)",
-    "arch_options": "architecture options, e.g. scale=0.35 (empty = the reference settings)",
-    "input_size": "model input size, square (0 = the architecture's default)",
-    "epochs": "training epochs",
-    "prune_epochs": "retraining epochs after pruning",
-    "eval_metric_loss": "largest relative metric loss per layer (used when --pruned-flops is 0)",
-    "pruned_flops": "fraction of FLOPs to remove instead of a loss threshold (0 = off)",
-    "target_speedup": "prune until the model runs this many times faster on the benchmark's CPU settings, e.g. 2 "
-                      "(0 = off; measures a latency table)",
-    "target_latency_ms": "prune until the model runs within this many ms on the benchmark's CPU settings (0 = off)",
-    "max_layer_loss": "with a latency target: largest sensitivity loss any one layer may take (0 = the default)",
-    "criterion": "channel ranking: l1_norm or fpgm",
-    "ratios": "ratios tried per layer in the sensitivity analysis",
-    "align": "keep channel counts at multiples of K (0 = off; -1 = 8 when --gpu-benchmark is on, else off)",
-    "benchmark_threads": "CPU threads for the benchmark",
-    "benchmark_warmup": "untimed runs before timing",
-    "benchmark_repeats": "timed runs",
-    "gpu_benchmark": "also benchmark on GPU with TensorRT (asks for nvidia.com/gpu)",
-    "gpu_precision": "TensorRT precision: fp32, fp16 or int8",
-    "gpu_node_selector": "node selector of the GPU task, as JSON",
-    "gpu_tolerations": "tolerations of the GPU task, as a JSON list",
-    "publish_to": "where to publish results: s3://bucket/name or a folder (empty = do not publish)",
-    "batch_size": "training batch size, for training and retraining after pruning",
-    "max_drop_points": "quality gate: largest metric drop, in points, that may move latest.json",
-    "sensitivity_checkpoint": "object-store URI or path for the sensitivity checkpoint (empty = none)",
-    "sensitivity_shards": "run the sensitivity analysis as N parallel shards, then merge them",
-    "sensitivity_stop_loss": "stop a layer's analysis once its loss reaches this (0 = off)",
-    "sensitivity_subset": "measure sensitivities on N val images, seeded and class-balanced (0 = all)",
-    "sweep_losses": "prune at each of these eval_metric_loss values (e.g. 0.02,0.05,0.1) and keep the fastest "
-                    "that passes the gate (empty = off)",
-    "sweep_speedups": "prune at each of these speed-up targets (e.g. 1.5,2,3) and keep the fastest that passes "
-                      "the gate (empty = off)",
-    "object_store_secret": "Kubernetes secret with the object-store keys accesskey/secretkey",
-}
+from slimpipe.cli.docs import args_section
 
 
-def _signature() -> inspect.Signature:
-    from slimpipe.kfp_pipeline import pipeline_func
+def _function():
+    from slimpipe.pipelines.build import pipeline_func
 
-    return inspect.signature(pipeline_func().pipeline_func)
+    return pipeline_func().pipeline_func
 
 
 EXCLUSIVE = ("eval_metric_loss", "pruned_flops", "target_speedup", "target_latency_ms")
@@ -70,13 +33,15 @@ TYPES = {"epochs": options.COUNT, "prune_epochs": options.COUNT, "batch_size": o
 def add_arguments(cmd: argparse.ArgumentParser) -> None:
     group = cmd.add_argument_group("pipeline parameters")
     target = group.add_mutually_exclusive_group()
-    for name, param in _signature().parameters.items():
+    function = _function()
+    helps = args_section(function.__doc__)  # the pipeline's docstring: each parameter's help, written once
+    for name, param in inspect.signature(function).parameters.items():
         flag = "--" + name.replace("_", "-")
         where = target if name in EXCLUSIVE else group
         default = None if param.default is inspect.Parameter.empty else param.default
         kind = param.annotation if param.annotation is not inspect.Parameter.empty else str
         kind = TYPES.get(name, kind)
-        text = HELP.get(name, name)
+        text = helps.get(name, name).rstrip(".")
         if kind in (dict, list):
             kind, default = json.loads, json.dumps(default)
         if kind is bool:

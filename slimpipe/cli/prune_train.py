@@ -5,32 +5,31 @@ HELP = ("prune by sensitivities (--eval-metric-loss, --pruned-flops, or a latenc
 
 
 def add_arguments(cmd):
+    from slimpipe import defaults
+    from slimpipe.cli.docs import help_text
     from slimpipe.pruning.latency_target import DEFAULT_MAX_LAYER_LOSS
 
-    cmd.add_argument("--model", required=True, help="trained (unpruned) model directory")
-    cmd.add_argument("--dataset", required=True, help="dataset folder")
-    cmd.add_argument("--sensitivities", required=True, help="sensitivities JSON file of this model")
+    def text(name, default=None):
+        return help_text("prune_train", name, default)
+
+    cmd.add_argument("--model", required=True, help=text("model"))
+    cmd.add_argument("--dataset", required=True, help=text("dataset"))
+    cmd.add_argument("--sensitivities", required=True, help=text("sensitivities"))
     target = cmd.add_mutually_exclusive_group(required=True)
-    target.add_argument("--eval-metric-loss", type=options.FINITE,
-                        help="largest relative metric loss per layer, in (0, 1)")
-    target.add_argument("--pruned-flops", type=options.FINITE, help="fraction of FLOPs to remove, in (0, 1)")
-    target.add_argument("--target-speedup", type=options.FINITE,
-                        help="speed-up to reach over the unpruned model, above 1, measured on the latency table's "
-                             "predictor settings (needs --latency-table)")
-    target.add_argument("--target-latency-ms", type=options.FINITE,
-                        help="latency to reach, ms per run() on the latency table's predictor settings "
-                             "(needs --latency-table)")
-    cmd.add_argument("--latency-table", metavar="L.json",
-                     help="latency table of this model (`slimpipe latency-table`), for a latency target")
+    target.add_argument("--eval-metric-loss", type=options.FINITE, help=text("eval_metric_loss"))
+    target.add_argument("--pruned-flops", type=options.FINITE, help=text("pruned_flops"))
+    target.add_argument("--target-speedup", type=options.FINITE, help=text("target_speedup"))
+    target.add_argument("--target-latency-ms", type=options.FINITE, help=text("target_latency_ms"))
+    cmd.add_argument("--latency-table", metavar="L.json", help=text("latency_table"))
     cmd.add_argument("--max-layer-loss", type=options.FINITE, default=None,
-                     help="with a latency target: the largest sensitivity loss any one layer may take, in (0, 1] "
-                          f"(default {DEFAULT_MAX_LAYER_LOSS})")
+                     help=text("max_layer_loss", DEFAULT_MAX_LAYER_LOSS))
+    # The command line's K is the multiple itself (1 = none); the component's 0 and -1 are pipeline sentinels.
     cmd.add_argument("--align", type=options.COUNT, default=None, metavar="K",
                      help="keep channel counts at multiples of K; 1 = none (default: 8 with --gpu-serving, else none)")
-    cmd.add_argument("--gpu-serving", action="store_true",
-                     help="the model will be served on GPU: align widths to 8 unless --align says otherwise")
+    cmd.add_argument("--gpu-serving", action="store_true", help=text("gpu_serving"))
     options.add_output(cmd, "pruned model directory to write")
-    options.add_train_settings(cmd, epochs=5, learning_rate=0.002)
+    options.add_train_settings(cmd, "prune_train", epochs=defaults.PRUNE_EPOCHS,
+                               learning_rate=defaults.PRUNE_LEARNING_RATE)
 
 
 def run(args):

@@ -5,19 +5,24 @@ HELP = ("publish results and a KServe manifest to <to>/<run-id>/ (bucket or fold
 
 
 def add_arguments(cmd):
-    from slimpipe.stages.publish import MAX_DROP_POINTS, SERVICE_ACCOUNT
+    from slimpipe.cli.docs import help_text
+    from slimpipe.defaults import MAX_DROP_POINTS
+    from slimpipe.stages.publish import SERVICE_ACCOUNT
 
-    cmd.add_argument("--to", required=True, help="destination: s3://bucket/name or a folder")
+    def text(name, default=None):
+        return help_text("publish", name, default)
+
+    # The command line's names for the component's parameters: --to publish_to, --model pruned_model, ...
+    cmd.add_argument("--to", required=True, help=text("publish_to"))
     cmd.add_argument("--run-id", required=True, help="name of the run's folder there (letters, digits, . _ -)")
-    cmd.add_argument("--model", required=True, help="pruned model directory")
-    cmd.add_argument("--base", required=True, help="benchmark JSON of the model before pruning")
-    cmd.add_argument("--pruned", required=True, help="benchmark JSON of the pruned model")
-    cmd.add_argument("--sensitivities", default=None, help="sensitivities JSON file")
-    cmd.add_argument("--plots", default=None, help="visualization folder (slimpipe visualize --out)")
-    cmd.add_argument("--report", default=None, help="report Markdown file")
+    cmd.add_argument("--model", required=True, help=f"{text('pruned_model')} (directory)")
+    cmd.add_argument("--base", required=True, help=f"{text('base_result')} (JSON)")
+    cmd.add_argument("--pruned", required=True, help=f"{text('pruned_result')} (JSON)")
+    cmd.add_argument("--sensitivities", default=None, help=f"{text('sensitivities')} (JSON)")
+    cmd.add_argument("--plots", default=None, help=f"{text('plots')} (slimpipe visualize --out)")
+    cmd.add_argument("--report", default=None, help=f"{text('report')} (Markdown)")
     cmd.add_argument("--max-drop-points", type=options.FINITE, default=MAX_DROP_POINTS,
-                     help=f"quality gate: largest metric drop, in points, that may move latest.json "
-                          f"(default {MAX_DROP_POINTS:g})")
+                     help=text("max_drop_points", MAX_DROP_POINTS))
     cmd.add_argument("--created", default=None,
                      help="when the run was created, ISO-8601 UTC (e.g. 2026-06-01T12:00:00Z; default now): "
                           "latest.json never moves to a run created before the one it names")

@@ -21,11 +21,12 @@ def run(args):
 
     from slimpipe import atomic
     from slimpipe.kfp_pipeline import collect, run_local
+    from slimpipe.pipelines.build import pipeline_func
     from slimpipe.progress import log
 
     params = pipeline_params.from_args(args)
     atomic.claim(args.out, "run", {"dataset": params["dataset"]}, args.overwrite)
-    run_dir = run_local(params, args.root, args.runner)
+    run_dir = run_local(pipeline_func(), params, args.root, args.runner)
     outputs = collect(run_dir, Path(args.out))
     print(outputs["report.md"].read_text())
     log("run", f"all artifacts: {run_dir}")

@@ -1,3 +1,4 @@
+from slimpipe import defaults
 from slimpipe.cli import options
 from slimpipe.progress import log
 from slimpipe.tasks import get_task
@@ -6,7 +7,7 @@ HELP = "write the bundled sample dataset in the PaddleX format"
 
 
 def add_arguments(cmd):
-    cmd.add_argument("--task", default="classification", help="task whose sample to write")
+    cmd.add_argument("--task", default=defaults.TASK, help=f"task whose sample to write (default {defaults.TASK})")
     options.add_output(cmd, "dataset folder to create")
     cmd.add_argument("--seed", type=options.NON_NEGATIVE, default=0, help="split seed")
 

@@ -17,7 +17,8 @@ def add_arguments(cmd):
 
 def run(args):
     from slimpipe.kfp_client import schedule
+    from slimpipe.pipelines.build import pipeline_func
 
-    schedule(args.host, pipeline_params.from_args(args), cron=args.cron, name=args.name,
+    schedule(args.host, pipeline_func(), pipeline_params.from_args(args), cron=args.cron, name=args.name,
              experiment=args.experiment, no_catchup=args.no_catchup, max_concurrency=args.max_concurrency,
              namespace=args.namespace)

@@ -4,23 +4,27 @@ HELP = "measure each prunable layer's sensitivity (JSON; re-running with the sam
 
 
 def add_arguments(cmd):
+    from slimpipe import defaults
+    from slimpipe.cli.docs import help_text
     from slimpipe.pruning.channels import CRITERIA
 
-    cmd.add_argument("--model", required=True, help="trained model directory")
-    cmd.add_argument("--dataset", required=True, help="dataset folder; its val split is used")
+    def text(name, default=None):
+        return help_text("sensitivity", name, default)
+
+    cmd.add_argument("--model", required=True, help=text("model"))
+    cmd.add_argument("--dataset", required=True, help=text("dataset"))
     options.add_output(cmd, "sensitivities JSON file")
-    cmd.add_argument("--criterion", default="l1_norm", choices=CRITERIA, help="channel ranking (default l1_norm)")
-    cmd.add_argument("--ratios", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", help="ratios to try per layer")
-    cmd.add_argument("--threads", type=options.COUNT, default=2, help="CPU threads for evaluation (default 2)")
-    cmd.add_argument("--checkpoint", default=None,
-                     help="object-store URI (s3://bucket/key.json) or path to checkpoint partial results to")
-    cmd.add_argument("--shard", default=None, metavar="I/N",
-                     help="measure only shard I of N (every N-th layer from the I-th); join with merge-sensitivities")
-    cmd.add_argument("--stop-loss", type=options.POSITIVE, default=None, metavar="CAP",
-                     help="stop a layer once its loss reaches CAP; larger ratios are recorded as 'at least CAP'")
-    cmd.add_argument("--subset", type=options.COUNT, default=None, metavar="N",
-                     help="measure on a fixed, seeded, class-balanced subset of N val images")
-    cmd.add_argument("--seed", type=options.NON_NEGATIVE, default=0, help="seed of --subset (default 0)")
+    cmd.add_argument("--criterion", default=defaults.CRITERION, choices=CRITERIA,
+                     help=text("criterion", defaults.CRITERION))
+    cmd.add_argument("--ratios", default=defaults.SENSITIVITY_RATIOS, help=text("ratios", defaults.SENSITIVITY_RATIOS))
+    cmd.add_argument("--threads", type=options.COUNT, default=defaults.SENSITIVITY_THREADS,
+                     help=text("threads", defaults.SENSITIVITY_THREADS))
+    cmd.add_argument("--checkpoint", default=None, help=text("checkpoint"))
+    cmd.add_argument("--shard", default=None, metavar="I/N", help=f"{text('shard')}; join with merge-sensitivities")
+    cmd.add_argument("--stop-loss", type=options.POSITIVE, default=None, metavar="CAP", help=text("stop_loss"))
+    cmd.add_argument("--subset", type=options.COUNT, default=None, metavar="N", help=text("subset"))
+    cmd.add_argument("--seed", type=options.NON_NEGATIVE, default=defaults.SEED,
+                     help=f"seed of --subset (default {defaults.SEED})")
 
 
 def run(args):

@@ -14,6 +14,7 @@ def add_arguments(cmd):
 
 def run(args):
     from slimpipe.kfp_client import submit
+    from slimpipe.pipelines.build import pipeline_func
 
-    submit(args.host, pipeline_params.from_args(args), experiment=args.experiment, run_name=args.run_name,
-           namespace=args.namespace, enable_caching=not args.no_cache)
+    submit(args.host, pipeline_func(), pipeline_params.from_args(args), experiment=args.experiment,
+           run_name=args.run_name, namespace=args.namespace, enable_caching=not args.no_cache)

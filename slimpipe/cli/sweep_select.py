@@ -4,10 +4,17 @@ HELP = "compare pruned models of an eval_metric_loss sweep; copy out the fastest
 
 
 def add_arguments(cmd):
-    cmd.add_argument("--base", required=True, help="benchmark JSON of the unpruned model")
-    cmd.add_argument("--results", nargs="+", required=True, help="benchmark JSON of each pruned model")
-    cmd.add_argument("--models", nargs="+", required=True, help="the pruned model directories, in the same order")
-    cmd.add_argument("--max-drop-points", type=options.FINITE, default=1.0, help="quality gate (default 1 point)")
+    from slimpipe import defaults
+    from slimpipe.cli.docs import help_text
+
+    def text(name, default=None):
+        return help_text("sweep_select", name, default)
+
+    cmd.add_argument("--base", required=True, help=f"{text('base')} (JSON)")
+    cmd.add_argument("--results", nargs="+", required=True, help=f"{text('results')} (JSON)")
+    cmd.add_argument("--models", nargs="+", required=True, help=f"{text('models')} (directories)")
+    cmd.add_argument("--max-drop-points", type=options.FINITE, default=defaults.MAX_DROP_POINTS,
+                     help=text("max_drop_points", defaults.MAX_DROP_POINTS))
     options.add_output(cmd, "folder for model/, result.json, sweep.md and sweep.png")
 
 

@@ -4,8 +4,12 @@ HELP = "plot the sensitivity curve (sensitivities.png, per-layer curves, curve.j
 
 
 def add_arguments(cmd):
-    cmd.add_argument("--model", required=True, help="model directory the sensitivities belong to")
-    cmd.add_argument("--sensitivities", required=True, help="sensitivities JSON file")
+    from slimpipe.cli.docs import help_text
+
+    cmd.add_argument("--model", required=True, help=f"{help_text('visualize', 'model')} (directory)")
+    cmd.add_argument("--sensitivities", required=True,
+                     help=f"sensitivities JSON file: {help_text('visualize', 'sensitivities')}")
+    # The component's text is about the pipeline's "none asked for" record; the command line says what it draws.
     cmd.add_argument("--latency-table", help="latency table of the model (`slimpipe latency-table`): also draws "
                                              "latency.png, the latency each layer saves against its loss")
     options.add_output(cmd, "output folder")

@@ -8,8 +8,6 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from slimpipe.models.registry import ArchSpec, register
-
 
 def conv_bn(cin: int, cout: int, k: int = 1, stride: int = 1, groups: int = 1, relu: bool = True) -> nn.Sequential:
     layers = [nn.Conv2D(cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias_attr=False),
@@ -76,14 +74,3 @@ class FastSCNN(nn.Layer):
         lower = F.interpolate(lower, scale_factor=4, mode="bilinear", align_corners=False)
         fused = F.relu(self.higher_proj(higher) + self.lower_proj(self.lower_dw(lower)))
         return F.interpolate(self.classifier(fused), scale_factor=8, mode="bilinear", align_corners=False)
-
-
-register(ArchSpec(
-    name="fast_scnn",
-    title="Fast-SCNN",
-    task="segmentation",
-    builder=FastSCNN,
-    input_size=(128, 128),
-    options={"scale": 1.0},
-    help="Fast-SCNN (PaddleSeg layout); option scale multiplies every channel count",
-))

@@ -1,6 +1,13 @@
-"""Register architectures once; stages only ever call `build_model(arch, ...)`."""
+"""Architectures by name: metadata (title, task, input size, options) and a builder imported on first build.
+
+This module imports nothing beyond the standard library and `slimpipe.errors`: the built-in entries live in
+`slimpipe.models.catalogue` (stdlib only, loaded with the `slimpipe.models` package), each naming its builder
+as a `"module:function"` path, so looking up an architecture's title or task never imports paddle or a model
+module; `build_model` imports the builder's module on first use. Stages only ever call `build_model(arch, ...)`.
+"""
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -15,31 +22,50 @@ class ArchSpec:
     name: str
     title: str  # as the reports print it
     task: str
-    builder: Callable[..., Any]
+    builder: str | Callable[..., Any]  # "package.module:function", imported on first build, or the callable
     input_size: tuple[int, int]
     options: dict[str, Any] = field(default_factory=dict)
     help: str = ""
+
+    @property
+    def builder_name(self) -> str:
+        """The builder as `module:function`, for messages."""
+        if isinstance(self.builder, str):
+            return self.builder
+        return f"{getattr(self.builder, '__module__', '?')}:{getattr(self.builder, '__qualname__', self.builder)}"
+
+    def load_builder(self) -> Callable[..., Any]:
+        """The builder, importing its module when it is given by path."""
+        if not isinstance(self.builder, str):
+            return self.builder
+        module, sep, attr = self.builder.partition(":")
+        if not sep or not module or not attr:
+            raise fail(f"architecture {self.name!r}: builder {self.builder!r} is not 'module:function'")
+        built = importlib.import_module(module)  # an ImportError here is a broken install: keep its traceback
+        try:
+            return getattr(built, attr)
+        except AttributeError:
+            raise fail(f"architecture {self.name!r}: module {module!r} has no builder {attr!r}") from None
 
 
 _ARCHS: dict[str, ArchSpec] = {}
 
 
 def register(spec: ArchSpec) -> ArchSpec:
+    """Add an architecture; a name already taken is refused (naming both entries) rather than replaced."""
+    first = _ARCHS.get(spec.name)
+    if first is not None:
+        raise fail(f"architecture {spec.name!r} is registered twice: {first.title!r} built by "
+                   f"{first.builder_name} and {spec.title!r} built by {spec.builder_name}")
     _ARCHS[spec.name] = spec
     return spec
 
 
-def _load_builtin() -> None:
-    from slimpipe.models import fast_scnn, mobilenetv2, unet, yolov3  # noqa: F401  (register on import)
-
-
 def list_archs(task: str | None = None) -> list[ArchSpec]:
-    _load_builtin()
     return [s for s in _ARCHS.values() if task is None or s.task == task]
 
 
 def get_arch(name: str, task: str | None = None) -> ArchSpec:
-    _load_builtin()
     spec = _ARCHS.get(name)
     if spec is None:
         raise fail(f"unknown architecture {name!r}; available: {', '.join(sorted(_ARCHS))}")
@@ -50,7 +76,6 @@ def get_arch(name: str, task: str | None = None) -> ArchSpec:
 
 def arch_title(name: str) -> str:
     """The report title of an architecture (its name when it is not registered)."""
-    _load_builtin()
     spec = _ARCHS.get(name)
     return spec.title if spec else name
 
@@ -101,6 +126,6 @@ def parse_options(text: str) -> dict[str, str]:
 def build_model(arch: str, num_classes: int, options: dict[str, Any] | None = None) -> Any:
     """A fresh paddle.nn.Layer for `arch` in eval mode."""
     spec = get_arch(arch)
-    model = spec.builder(num_classes=num_classes, **resolve_options(spec, options))
+    model = spec.load_builder()(num_classes=num_classes, **resolve_options(spec, options))
     model.eval()
     return model

@@ -9,8 +9,6 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from slimpipe.models.registry import ArchSpec, register
-
 
 def double_conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2D(cin, cout, 3, padding=1), nn.BatchNorm2D(cout), nn.ReLU(),
@@ -36,14 +34,3 @@ class UNet(nn.Layer):
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
             x = block(paddle.concat([x, skips.pop()], axis=1))
         return self.head(x)
-
-
-register(ArchSpec(
-    name="unet",
-    title="UNet",
-    task="segmentation",
-    builder=UNet,
-    input_size=(96, 96),
-    options={"width": 64},
-    help="UNet (PaddleSeg layout); option width = channels of the first stage (64 in the reference)",
-))

@@ -15,9 +15,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from slimpipe.models.registry import ArchSpec, register
+from slimpipe.models.catalogue import REFERENCE_ANCHORS  # the entry's default, written once
 
-REFERENCE_ANCHORS = "10x13/16x30/33x23/30x61/62x45/59x119/116x90/156x198/373x326"  # w x h, pixels at 608x608
 ANCHOR_MASKS = [[6, 7, 8], [3, 4, 5], [0, 1, 2]]  # largest anchors on the coarsest level
 STRIDES = [32, 16, 8]
 
@@ -160,16 +159,3 @@ class YOLOv3(nn.Layer):
             post_threshold=self.nms["conf_thresh"], nms_top_k=self.nms["nms_top_k"],
             keep_top_k=self.nms["keep_top_k"], background_label=-1, normalized=False, return_rois_num=True)
         return out, rois_num
-
-
-register(ArchSpec(
-    name="yolov3_mobilenet_v1",
-    title="YOLOv3-MobileNetV1",
-    task="detection",
-    builder=YOLOv3,
-    input_size=(608, 608),
-    options={"scale": 1.0, "neck_width": 1.0, "anchors": REFERENCE_ANCHORS, "anchor_size": 608,
-             "prune_backbone": False},
-    help="YOLOv3 on MobileNetV1 (PaddleDetection layout); options: scale (backbone width), neck_width, "
-         "anchors (9 WxH pairs joined by / in pixels at anchor_size, rescaled to the input size), prune_backbone",
-))

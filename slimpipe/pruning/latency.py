@@ -7,7 +7,8 @@ where it stopped:
      "rounds", "repeats", "base_ms", "base_spread_ms", "layer_base_ms": {layer: ms}, "ratios",
      "saved": {layer: {"0.2": ms, ...}}, "spread": {layer: {"0.2": ms, ...}}, "layers", "all_layers",
      "shard": [i, n] | null, "complete", "evaluations", "seconds", "rewritten", "host",
-     "base_flops", "flops_per_channel": {layer: FLOPs}}
+     "base_flops", "flops_per_channel": {layer: FLOPs},
+     "together": {"0.5": ms}, "together_spread": {"0.5": ms}, "together_flops": {"0.5": FLOPs}}
 
 Noise control (slimpipe/pruning/timing.py): each pruned predictor runs in rounds alternating with the
 unpruned one, one pair at a time; `saved` is the median over rounds of (base round median - pruned round
@@ -18,8 +19,12 @@ range.
 
 Prediction (`LatencyTable.predicted_ms`) is additive: base_ms minus each pruned layer's saving, linearly
 interpolated between measured ratios; given the FLOPs the whole plan removes, the summed saving is scaled
-by how much single-layer savings overlap (`interaction`). Shards: `shard` [i, n] measures every n-th layer
-from the i-th, as the sensitivity analysis does; `merge` joins complete shards.
+by how much single-layer savings overlap (`interaction`), and by `calibration`: `together` holds the
+saving of every layer pruned at once at each ratio, measured in the same alternating rounds, so the table
+knows how much of its summed single-layer savings a whole plan keeps on this machine beyond what the FLOPs
+overlap explains (per-op overheads, and the noise of small single-layer savings). Shards: `shard` [i, n]
+measures every n-th layer from the i-th, as the sensitivity analysis does (shard 0 also measures
+`together`); `merge` joins complete shards.
 
 No paddle import here: prune-train and the report read tables without loading the framework.
 """
@@ -103,6 +108,10 @@ class LatencyTable:
     base_flops: int = 0
     flops_per_channel: dict[str, float] = field(default_factory=dict)  # FLOPs one removed channel saves, by layer
     host: dict[str, Any] = field(default_factory=dict)
+    # ms saved with every layer of `all_layers` pruned at the ratio at once, their IQR, and the FLOPs removed
+    together: dict[float, float] = field(default_factory=dict)
+    together_spread: dict[float, float] = field(default_factory=dict)
+    together_flops: dict[float, float] = field(default_factory=dict)
     format: str = FORMAT
 
     def saved_at(self, layer: str, ratio: float) -> float:
@@ -126,7 +135,32 @@ class LatencyTable:
         saved = sum(self.saved_at(layer, r) for layer, r in ratios.items())
         if flops_saved is not None:
             saved *= self.interaction(ratios, flops_saved)
-        return self.base_ms - saved
+        return self.base_ms - saved * self.calibration(flops_known=flops_saved is not None)
+
+    def every_layer(self, ratio: float) -> dict[str, float]:
+        """The plan `together` measures: every layer at `ratio`, save those it would leave without a channel."""
+        return {layer: ratio for layer, channels in self.all_layers.items()
+                if 0 < round(channels * ratio) < channels}
+
+    def calibration(self, flops_known: bool = True) -> float:
+        """How much of its predicted saving a whole plan keeps as measured: for each ratio measured
+        `together`, the measured saving over the prediction for that plan (with the FLOPs interaction when
+        `flops_known`), their mean; 1 where nothing was measured together (older tables) or nothing was
+        predicted."""
+        shares = []
+        for ratio, measured in sorted(self.together.items()):
+            plan = self.every_layer(ratio)
+            summed = sum(self.saved_at(layer, r) for layer, r in plan.items())
+            if flops_known and ratio in self.together_flops:
+                summed *= self.interaction(plan, self.together_flops[ratio])
+            if summed > 0:
+                shares.append(measured / summed)
+        return float(statistics.fmean(shares)) if shares else 1.0
+
+    def share_together(self) -> float:
+        """The measured saving of every layer pruned at once over the tables' summed single-layer savings,
+        without the FLOPs interaction (the knapsack's own additive terms); 1 where not measured."""
+        return self.calibration(flops_known=False)
 
     def predicted_speedup(self, ratios: dict[str, float], flops_saved: float | None = None) -> float:
         return self.base_ms / self.predicted_ms(ratios, flops_saved)
@@ -165,7 +199,12 @@ class LatencyTable:
         data["format"] = FORMAT
         data["saved"] = {k: {ratio_key(r): v for r, v in sorted(m.items())} for k, m in self.saved.items()}
         data["spread"] = {k: {ratio_key(r): v for r, v in sorted(m.items())} for k, m in self.spread.items()}
+        for key in TOGETHER_KEYS:
+            data[key] = {ratio_key(r): v for r, v in sorted(getattr(self, key).items())}
         return data
+
+
+TOGETHER_KEYS = ("together", "together_spread", "together_flops")
 
 
 def write(path: str | Path, table: LatencyTable) -> None:
@@ -191,6 +230,9 @@ def read(path: str | Path) -> LatencyTable:
         for key in ("saved", "spread"):
             data[key] = {layer: {_ratio(r, path, layer): v for r, v in values.items()}
                          for layer, values in data[key].items()}
+        for key in TOGETHER_KEYS:
+            if key in data:
+                data[key] = {_ratio(r, path, key): v for r, v in data[key].items()}
         table = LatencyTable(**data)
     except (AttributeError, TypeError) as exc:
         raise fail(f"{path}: malformed latency table: {exc}") from None
@@ -271,6 +313,12 @@ def _check(t: LatencyTable, path: Path) -> None:
                    f"(found {t.rounds!r}, {t.repeats!r}, {t.evaluations!r})")
     if not isinstance(t.complete, bool):
         raise fail(f"{path}: complete {t.complete!r} is not true or false")
+    for key in TOGETHER_KEYS:
+        values = getattr(t, key)
+        if not isinstance(values, dict) or not all(_number(v) for v in values.values()):
+            raise fail(f"{path}: {key} must map ratios to finite numbers, found {values!r}"[:400])
+        if key != "together" and any(v < 0 for v in values.values()):
+            raise fail(f"{path}: {key} must not be negative, found {values!r}"[:400])
 
 
 def check_matches(table: LatencyTable, path: Path, arch: str, fingerprint: str, layers: list[str]) -> None:
@@ -325,6 +373,7 @@ def merge(parts: list[tuple[Path, LatencyTable]]) -> LatencyTable:
     if any(t.shard[1] != count for _, t in parts) or seen != list(range(count)):
         raise fail(f"shards {seen} of {count}: need each of 0..{count - 1} exactly once")
     saved, spreads, bases, flops = {}, {}, {}, {}
+    together = next((t for _, t in parts if t.together), first)  # shard 0 measures every layer at once
     for _, table in parts:
         saved.update(table.saved)
         spreads.update(table.spread)
@@ -342,7 +391,8 @@ def merge(parts: list[tuple[Path, LatencyTable]]) -> LatencyTable:
         evaluations=sum(t.evaluations for _, t in parts), seconds=sum(t.seconds for _, t in parts),
         rounds=first.rounds, repeats=first.repeats, layer_base_ms={k: bases[k] for k in order if k in bases},
         rewritten=all(t.rewritten is not False for _, t in parts), host=dict(first.host),
-        base_flops=first.base_flops, flops_per_channel={k: flops[k] for k in order if k in flops})
+        base_flops=first.base_flops, flops_per_channel={k: flops[k] for k in order if k in flops},
+        **{key: dict(getattr(together, key)) for key in TOGETHER_KEYS})
     merged.update_base(fallback=(float(statistics.median(t.base_ms for _, t in parts)),
                                  max(t.base_spread_ms for _, t in parts)))
     return merged

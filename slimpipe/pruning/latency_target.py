@@ -10,8 +10,11 @@ is the least up to that resolution. With an alignment, every option is the align
 (`rules.align_ratios`), valued and costed at that ratio (the loss interpolated on the sensitivity curve).
 
 The loop (`reach`): choose for the target, measure the pruned model, and while it is slower than the
-target, ask the tables for more saving by the shortfall (the prediction's error on the model just
-measured) and choose again; every iteration is recorded. When the target cannot be reached under the
+target, ask the tables for more saving and choose again; every iteration is recorded. The tables' savings
+add up to more than layers pruned together save (a convolution whose input and output are both pruned
+loses (1-a)(1-b) of its work, not 1-a-b; per-op overheads stay), so the correction is multiplicative, as
+NetAdapt's is per iteration: the required saving is scaled by predicted / measured saving of the model
+just measured, and never by less than the shortfall itself. When the target cannot be reached under the
 cap, the error names the layers that bound it and the best speed-up reachable.
 """
 from __future__ import annotations
@@ -189,17 +192,18 @@ class Outcome:
 
 
 def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable[[dict[str, float]], float],
-          max_iterations: int = DEFAULT_ITERATIONS, target_text: str | None = None) -> Outcome:
+          max_iterations: int = DEFAULT_ITERATIONS, target_text: str | None = None,
+          first_aim_ms: float | None = None) -> Outcome:
     """Choose ratios for `target_ms` (`choose(aim_ms)`, e.g. Knapsack.choose), measure them
-    (`measure(ratios)` -> ms) and correct until the measured latency is at most the target. A shortfall
-    lowers the aim by the prediction's error on the model just measured: aim = predicted - (measured - target).
-    `target_text` names the target in errors (default: its milliseconds)."""
+    (`measure(ratios)` -> ms) and correct until the measured latency is at most the target (`next_required`).
+    `target_text` names the target in errors (default: its milliseconds); `first_aim_ms` is the first aim
+    where the tables already know their additive prediction runs optimistic (`first_aim`), else the target."""
     if max_iterations < 1:
         raise fail(f"max_iterations {max_iterations}: must be at least 1")
     text = target_text or f"{target_ms:.3f} ms"
     iterations: list[dict] = []
     measured_choices: list[dict[str, float]] = []
-    aim, choice = target_ms, None
+    aim, choice = (target_ms if first_aim_ms is None else first_aim_ms), None
     for i in range(1, max_iterations + 1):
         choice = choose(aim)
         if not choice.reached and (not iterations or choice.ratios in measured_choices):
@@ -208,18 +212,45 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
         measured_choices.append(dict(choice.ratios))
         iterations.append({"iteration": i, "required_saving_ms": choice.required_ms,
                            "predicted_ms": choice.predicted_ms, "measured_ms": measured,
-                           "layers_pruned": len(choice.ratios), "loss": choice.loss, "at_limit": not choice.reached})
+                           "layers_pruned": len(choice.ratios), "loss": choice.loss, "at_limit": not choice.reached,
+                           "realized": realized(choice, measured)})
         if measured <= target_ms:
             return Outcome(dict(choice.ratios), choice.predicted_ms, measured, iterations)
         if not choice.reached:
             raise cannot_reach(text, target_ms, choice, iterations)
-        aim = choice.predicted_ms - (measured - target_ms)
+        aim = choice.base_ms - next_required(choice, measured, target_ms)
     best = min(iterations, key=lambda it: it["measured_ms"])
     raise fail(f"{text}: not reached after {max_iterations} measurements; the fastest measured was "
                f"{best['measured_ms']:.3f} ms ({choice.base_ms / best['measured_ms']:.2f}x, iteration "
                f"{best['iteration']}, predicted {best['predicted_ms']:.3f} ms)"
                + _bounding_text(choice.bounding, choice.max_layer_loss, at_limit=False)
                + "; raise --max-layer-loss or aim lower")
+
+
+def first_aim(base_ms: float, target_ms: float, share: float) -> float:
+    """The first aim in the tables' additive terms when a whole plan is known to keep `share` of its summed
+    single-layer savings (LatencyTable.share_together): the needed saving over that share. A share that is
+    not positive (noise) leaves the aim at the target."""
+    return target_ms if share <= 0 else base_ms - (base_ms - target_ms) / share
+
+
+def realized(choice: Choice, measured_ms: float) -> float | None:
+    """The share of the tables' predicted saving that the measured model saved (None when nothing was
+    predicted)."""
+    return (choice.base_ms - measured_ms) / choice.saved_ms if choice.saved_ms > 0 else None
+
+
+def next_required(choice: Choice, measured_ms: float, target_ms: float) -> float:
+    """The saving (in the tables' additive terms) to ask for after `choice` measured `measured_ms`, slower
+    than `target_ms`: the needed saving (base - target) scaled by predicted / measured saving, and at least
+    the predicted saving plus the shortfall. A model that measured no saving at all asks for everything
+    (the knapsack then answers with the most the cap allows)."""
+    shortfall = measured_ms - target_ms
+    additive = choice.saved_ms + shortfall
+    share = realized(choice, measured_ms)
+    if share is None or share <= 0:
+        return math.inf
+    return max(additive, (choice.base_ms - target_ms) / share)
 
 
 def cannot_reach(text: str, target_ms: float, limit: Choice, iterations: list[dict] | None = None) -> Exception:

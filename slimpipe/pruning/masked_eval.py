@@ -21,7 +21,7 @@ Three ways to serve the evaluations, tried in this order (`fold=True`; the sensi
 2. in place: the predictor is built without the passes that fold parameters together
    (WEIGHT_FOLDING_PASSES), so each exported parameter is a scope tensor of its own name (about 1.5x
    slower per evaluation on the classification demo model, where every convolution has a batch norm:
-   bench/fold_speed.py).
+   bench/jobs/fold.py).
 3. rebuilt: every evaluation builds its own predictor (2.'s settings) from a patched copy of the
    parameter file (the slowest path, same numbers).
 

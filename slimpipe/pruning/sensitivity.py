@@ -1,7 +1,8 @@
 """Per-layer sensitivity: the relative metric loss when one layer alone is pruned at each ratio.
 
-The file is plain JSON (never pickle), written atomically after every evaluation so an interrupted run
-resumes where it stopped:
+`compute` does no file I/O: it hands every result to a `SensitivityStore` (the stage's keeps the analysis as
+plain JSON, never pickle, written atomically after every evaluation so an interrupted run resumes where it
+stopped; see slimpipe/stages/sensitivity.py) and reports its plan through this module's logger. The record:
     {"format", "task", "arch", "fingerprint", "metric", "baseline", "criterion", "ratios",
      "sensitivities": {layer: {"0.1": loss, ...}}, "evaluations", "seconds_per_evaluation",
      "stop_loss", "capped": {layer: [ratio keys]}, "subset", "shard": [i, n] | null, "all_layers",
@@ -17,20 +18,43 @@ Shards: `shard` [i, n] measures every n-th layer from the i-th; `merge` joins co
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
-from slimpipe import atomic
+from slimpipe import defaults
 from slimpipe.errors import fail
-from slimpipe.progress import Progress, log
 
 FORMAT = "slimpipe.sensitivities/1"
-DEFAULT_RATIOS = tuple(round(0.1 * i, 2) for i in range(1, 10))
+DEFAULT_RATIOS = defaults.ratios(defaults.SENSITIVITY_RATIOS)
 EPS = 1e-3
 # What must agree for a file to be resumed, or for shards to be merged: the same analysis of the same model.
 RUN_KEYS = ("task", "arch", "fingerprint", "metric", "criterion", "stop_loss", "subset", "shard")
+
+logger = logging.getLogger(__name__)
+
+
+class SensitivityStore(Protocol):
+    """Where `compute` keeps an analysis as it goes (a file, an object-store checkpoint, memory). Each call
+    gets the whole record (the JSON shape above), so a store may write it whole; `data` is compute's own
+    dict: copy what must not change later."""
+
+    where: str  # names the analysis in messages: a path or URI
+
+    def load(self) -> dict[str, Any] | None:
+        """The record of an earlier, unfinished (or finished) run to resume, or None to start afresh."""
+
+    def start(self, data: dict[str, Any], todo: int) -> None:
+        """The run begins (afresh or resumed) with at most `todo` evaluations left."""
+
+    def record(self, data: dict[str, Any], layer: str, ratio: float, loss: float, capped: bool) -> None:
+        """`layer` at `ratio` is in `data`: measured (`loss`) or, `capped`, set to the early-stop cap."""
+
+    def finish(self, data: dict[str, Any]) -> None:
+        """Every (layer, ratio) pair is in `data`, now marked complete."""
 
 
 def relative_loss(baseline: float, pruned: float) -> float:
@@ -69,6 +93,59 @@ def read(path: str | Path) -> dict[str, Any]:
     return data
 
 
+@dataclass(kw_only=True)
+class Sensitivities:
+    """A sensitivities file as the stages that use it read it: the loss table with float ratios, and what was
+    measured how. `raw` is the file's JSON object (what `compute` and `merge` build; written back unchanged)."""
+
+    path: Path
+    arch: str | None
+    fingerprint: str | None
+    metric: str | None
+    baseline: float | None
+    criterion: str | None
+    table: dict[str, dict[float, float]]  # layer -> ratio -> relative loss
+    complete: bool = False
+    stop_loss: float | None = None  # early stop: losses at and above it are the cap, not measurements
+    capped: dict[str, list[str]] = field(default_factory=dict)  # layer -> ratio keys set to the cap
+    shard: list[int] | None = None
+    evaluations: int = 0
+    seconds_per_evaluation: float | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Sensitivities:
+        """Load and validate a sensitivities file (as `read`)."""
+        data = read(path)
+        return cls(path=Path(path), arch=data.get("arch"), fingerprint=data.get("fingerprint"),
+                   metric=data.get("metric"), baseline=data.get("baseline"), criterion=data.get("criterion"),
+                   table=data["table"], complete=bool(data.get("complete")), stop_loss=data.get("stop_loss"),
+                   capped=data.get("capped") or {}, shard=data.get("shard"), evaluations=data.get("evaluations", 0),
+                   seconds_per_evaluation=data.get("seconds_per_evaluation"),
+                   raw={k: v for k, v in data.items() if k != "table"})
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.table)
+
+    def require_complete(self) -> None:
+        """Refuse an unfinished analysis or a shard (see `require_complete`)."""
+        require_complete(self.raw, self.path)
+
+    def check_matches(self, arch: str, fingerprint: str, layers: list[str]) -> None:
+        """Refuse sensitivities measured on a different model (see `check_matches`)."""
+        check_matches(self.raw | {"table": self.table}, self.path, arch, fingerprint, layers)
+
+    def check_threshold(self, threshold: float) -> None:
+        """Refuse a loss threshold that early stop left unanswerable (see `check_threshold`)."""
+        check_threshold(self.raw, self.path, threshold)
+
+    def write(self, path: str | Path) -> Path:
+        from slimpipe import atomic
+
+        return atomic.write_json(path, self.raw)
+
+
 def check_finite(data: dict[str, Any], path: Path) -> None:
     """Refuse NaN or infinite values (JSON's NaN, Infinity): a NaN loss compares false with every threshold,
     which would prune every layer at the largest ratio."""
@@ -94,45 +171,38 @@ def check_matches(data: dict[str, Any], path: Path, arch: str, fingerprint: str,
         raise fail(f"{path}: layer {unknown[0]!r} is not a prunable layer of this model")
 
 
-def compute(out: Path, header: dict[str, Any], layers: list[str], ratios: list[float],
-            baseline: float, evaluate_pruned: Callable[[str, float], float],
-            on_save: Callable[[Path, bool], None] | None = None) -> dict[str, Any]:
-    """Fill in every missing (layer, ratio) pair of `out`, saving after each (and calling
-    `on_save(out, final)`, e.g. to checkpoint it elsewhere); returns the file's data. `header["stop_loss"]`
-    (or None) stops a layer early."""
-    on_save = on_save or (lambda path, final: None)
-    data = _start_or_resume(out, header, ratios, baseline)
+def compute(store: SensitivityStore, header: dict[str, Any], layers: list[str], ratios: list[float],
+            baseline: float, evaluate_pruned: Callable[[str, float], float]) -> dict[str, Any]:
+    """Fill in every (layer, ratio) pair that `store.load()` lacks, handing each result to `store.record`;
+    returns the finished record. `header["stop_loss"]` (or None) stops a layer early."""
+    data = _start_or_resume(store.load(), store.where, header, ratios, baseline)
     cap = data.get("stop_loss")
     todo = [(layer, r) for layer in layers for r in sorted(ratios)
             if ratio_key(r) not in data["sensitivities"].get(layer, {})]
-    log("sensitivity", f"{len(layers)} layers x {len(ratios)} ratios: {len(todo)} evaluations at most, "
-                       f"{len(layers) * len(ratios) - len(todo)} already in {out}"
-                       + (f"; a layer stops at loss {cap}" if cap is not None else ""))
-    progress = Progress("sensitivity", len(todo))
+    logger.info("%d layers x %d ratios: %d evaluations at most, %d already in %s%s", len(layers), len(ratios),
+                len(todo), len(layers) * len(ratios) - len(todo), store.where,
+                f"; a layer stops at loss {cap}" if cap is not None else "")
+    store.start(data, len(todo))
     spent = data.get("seconds_evaluating", 0.0)
     for layer, ratio in todo:
         if cap is not None and _reached(data, layer, ratio, cap):
             data["sensitivities"].setdefault(layer, {})[ratio_key(ratio)] = cap
             data.setdefault("capped", {}).setdefault(layer, []).append(ratio_key(ratio))
-            atomic.write_json(out, data)
-            progress.update(extra=f"{layer} @ {ratio:.2f}: skipped (loss >= {cap} at a smaller ratio)")
+            store.record(data, layer, ratio, cap, capped=True)
             continue
         start = time.perf_counter()
         loss = relative_loss(baseline, evaluate_pruned(layer, ratio))
         if not math.isfinite(loss):
             raise fail(f"layer {layer!r} pruned at ratio {ratio_key(ratio)} gave a metric that is not a finite "
-                       f"number (loss {loss}); nothing more is recorded in {out}")
+                       f"number (loss {loss}); nothing more is recorded in {store.where}")
         spent += time.perf_counter() - start
         data["sensitivities"].setdefault(layer, {})[ratio_key(ratio)] = loss
         data["evaluations"] += 1
         data["seconds_evaluating"] = spent
         data["seconds_per_evaluation"] = spent / data["evaluations"]
-        atomic.write_json(out, data)
-        on_save(out, False)
-        progress.update(extra=f"{layer} @ {ratio:.2f}: loss {loss:+.4f}")
+        store.record(data, layer, ratio, loss, capped=False)
     data["complete"] = True
-    atomic.write_json(out, data)
-    on_save(out, True)
+    store.finish(data)
     return data
 
 
@@ -162,23 +232,23 @@ def require_complete(data: dict[str, Any], path: Path) -> None:
                    f"`slimpipe merge-sensitivities` first")
 
 
-def _start_or_resume(out: Path, header: dict[str, Any], ratios: list[float], baseline: float) -> dict[str, Any]:
-    if out.exists():
-        data = read(out)
-        data.pop("table")
+def _start_or_resume(earlier: dict[str, Any] | None, where: str, header: dict[str, Any], ratios: list[float],
+                     baseline: float) -> dict[str, Any]:
+    """The record to fill in: `earlier` (a store's load()) once it is checked to be this analysis, or a new one."""
+    if earlier is not None:
+        data = dict(earlier)
+        data.pop("table", None)
         for key in RUN_KEYS:
             if data.get(key) != header.get(key):
-                raise fail(f"{out}: cannot resume: its {key} is {data.get(key)!r}, this run's is {header[key]!r}")
+                raise fail(f"{where}: cannot resume: its {key} is {data.get(key)!r}, this run's is {header[key]!r}")
         if abs(float(data["baseline"]) - baseline) > 1e-6:
-            raise fail(f"{out}: cannot resume: it was measured on other weights "
+            raise fail(f"{where}: cannot resume: it was measured on other weights "
                        f"(baseline {data['baseline']}, this model's {baseline})")
         data["ratios"] = sorted(set(data["ratios"]) | set(ratios))
         data["complete"] = False
         return data
-    data = dict(header, format=FORMAT, baseline=baseline, ratios=list(ratios), complete=False, sensitivities={},
+    return dict(header, format=FORMAT, baseline=baseline, ratios=list(ratios), complete=False, sensitivities={},
                 capped={}, evaluations=0, seconds_evaluating=0.0, seconds_per_evaluation=None)
-    atomic.write_json(out, data)
-    return data
 
 
 def merge(parts: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:

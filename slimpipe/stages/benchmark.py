@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from slimpipe import atomic, modeldir
+from slimpipe import atomic, defaults, modeldir
+from slimpipe.benchmark_result import FORMAT, BenchmarkResult
 from slimpipe.errors import SlimpipeError, fail
 from slimpipe.evaluation import evaluate
 from slimpipe.inference import (Predictor, PredictorSettings, gpu_unavailable_reason, open_predictor,
@@ -19,8 +20,6 @@ from slimpipe.inference import (Predictor, PredictorSettings, gpu_unavailable_re
 from slimpipe.progress import Progress, log
 from slimpipe.stages.common import load_split_for
 from slimpipe.tasks import get_task
-
-FORMAT = "slimpipe.benchmark/1"
 
 
 def time_runs(predictor: Predictor, feeds: list[np.ndarray], warmup: int, repeats: int) -> dict[str, float]:
@@ -45,20 +44,22 @@ class GpuUnavailable(SlimpipeError):
     """The GPU benchmark cannot run on this machine; the message says which of the three reasons."""
 
 
-def not_measured(model: str | Path, out: str | Path, device: str, trt: bool, reason: str) -> dict[str, Any]:
+def not_measured(model: str | Path, out: str | Path, device: str, trt: bool, reason: str) -> BenchmarkResult:
     """The result a pipeline records when the GPU benchmark could not run: a reason, never a figure."""
     info = modeldir.read_info(model)
-    result = {"format": FORMAT, "model": str(model), "arch": info.arch, "task": info.task,
-              "pruned": bool(info.pruning), "device": device, "trt": trt, "measured": False, "reason": reason}
-    atomic.write_json(out, result)
+    result = BenchmarkResult(model=str(model), arch=info.arch, task=info.task, pruned=bool(info.pruning),
+                             device=device, trt=trt, measured=False, reason=reason)
+    result.write(out)
     return result
 
 
-def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: str = "cpu",
-              mkldnn: bool = False, threads: int = 1, warmup: int = 10, repeats: int = 50,
-              batch_size: int = 1, trt: bool = False, precision: str = "fp32",
+def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: str = defaults.BENCHMARK_DEVICE,
+              mkldnn: bool = defaults.BENCHMARK_MKLDNN, threads: int = defaults.BENCHMARK_THREADS,
+              warmup: int = defaults.BENCHMARK_WARMUP, repeats: int = defaults.BENCHMARK_REPEATS,
+              batch_size: int = defaults.BENCHMARK_BATCH_SIZE, trt: bool = False,
+              precision: str = defaults.TRT_PRECISION,
               trt_cache: str | None = None, trt_dynamic_shape: str | None = None,
-              trt_tune_shapes: bool = False, overwrite: bool = False) -> dict[str, Any]:
+              trt_tune_shapes: bool = False, overwrite: bool = False) -> BenchmarkResult:
     """Benchmark one exported model; writes a JSON result to `out`. `trt_dynamic_shape` (min:opt:max of the
     image input) or `trt_tune_shapes` (shapes recorded by a first run over the val set) make the TensorRT
     engine accept varying shapes."""
@@ -101,18 +102,17 @@ def benchmark(model: str | Path, dataset: str | Path, out: str | Path, device: s
         predictor = open_predictor(program, params, settings)
         latency = time_runs(predictor, timed, warmup, repeats)
         metrics = evaluate(predictor, task, val, batch_size=eval_batch)
-    result = {
-        "format": FORMAT, "model": str(model), "arch": info.arch, "task": info.task, "pruned": bool(info.pruning),
-        "pruning": _pruning_summary(info), "device": device, "mkldnn": mkldnn, "threads": threads,
-        "trt": trt, "precision": precision if device == "gpu" else None, "measured": True,
-        "batch_size": batch_size, "warmup": warmup, "repeats": repeats, "latency_ms": latency,
-        "param_file_bytes": params.stat().st_size,
-        "flops": info.stats["flops"], "params": info.stats["params"],
-        "metric": task.metric_name, "metric_value": metrics[task.metric_name], "metrics": metrics,
-        "classes": info.classes, "val_images": len(val), "trt_shapes": _shape_mode(trt_dynamic_shape, trt_tune_shapes),
-        "host": {"machine": platform.machine(), "processor": platform.processor()},
-    }
-    atomic.write_json(out, result)
+    result = BenchmarkResult(
+        model=str(model), arch=info.arch, task=info.task, pruned=bool(info.pruning),
+        pruning=_pruning_summary(info), device=device, mkldnn=mkldnn, threads=threads,
+        trt=trt, precision=precision if device == "gpu" else None, measured=True,
+        batch_size=batch_size, warmup=warmup, repeats=repeats, latency_ms=latency,
+        param_file_bytes=params.stat().st_size, flops=info.stats["flops"], params=info.stats["params"],
+        metric=task.metric_name, metric_value=metrics[task.metric_name], metrics=metrics,
+        classes=info.classes, val_images=len(val), trt_shapes=_shape_mode(trt_dynamic_shape, trt_tune_shapes),
+        host={"machine": platform.machine(), "processor": platform.processor()},
+    )
+    result.write(out)
     log("benchmark", f"latency {latency['mean']:.2f} ms (p50 {latency['p50']:.2f}, p90 {latency['p90']:.2f}); "
                      f"{task.metric_name} {metrics[task.metric_name]:.4f}; written to {out}")
     return result

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from slimpipe import atomic, storage
+from slimpipe import atomic, defaults, storage
 from slimpipe.data import listfile
 from slimpipe.errors import SlimpipeError, fail
 from slimpipe.progress import log
@@ -63,7 +63,7 @@ def data_version(root: Path) -> dict[str, Any]:
     return {"files": len(files), "bytes": total, "data_version": digest.hexdigest()[:16]}
 
 
-def ingest(source: str, out: str | Path, task: str = "classification", overwrite: bool = False) -> dict[str, Any]:
+def ingest(source: str, out: str | Path, task: str = defaults.TASK, overwrite: bool = False) -> dict[str, Any]:
     """Copy or download the dataset at `source` to `out`, then validate it; nothing is left at `out`
     when the dataset is bad."""
     atomic.claim(out, "ingest", {"dataset": source}, overwrite)

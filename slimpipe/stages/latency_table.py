@@ -76,11 +76,13 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
                              {k: pruner.channels[k] for k in every})
     todo = {layer: _todo(table, pruner, layer) for layer in layers}
     todo = {layer: rs for layer, rs in todo.items() if rs}
+    together = [] if shard and shard[0] else [r for r in table.ratios if r not in table.together
+                                              and table.every_layer(r)]  # shard 0 measures these
     log(STAGE, f"{info.arch}: {lat.describe(table.settings)}; {len(layers)} layers"
                f"{f' of {len(every)}, shard {shard[0]}/{shard[1]}' if shard else ''} x {len(ratios)} ratios, "
                f"{sum(map(len, todo.values()))} pruned models to time ({len(layers) - len(todo)} layers "
                f"already in {out}), {rounds} rounds x {repeats} runs each")
-    if todo:
+    if todo or together:
         started = time.perf_counter()
         reshaper = Reshaper(net, task.input_shapes(info.input_size))
         proven, why = _prove(reshaper, pruner, every, net, feeds, settings)
@@ -94,6 +96,8 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
             table.update_base(fallback=(first.median_ms, first.spread_ms))
         table.seconds += time.perf_counter() - started
         _measure(table, out, todo, pruner, net, reshaper, base, feeds, settings, proven, info.input_shape())
+        _measure_together(table, out, together, pruner, net, reshaper, base, feeds, settings, proven,
+                          info.input_shape())
     for layer in layers:  # a layer too narrow for every ratio is still listed, with nothing saved
         table.saved.setdefault(layer, {})
         table.spread.setdefault(layer, {})
@@ -167,6 +171,26 @@ def _measure(table: lat.LatencyTable, out: Path, todo: dict[str, list[float]], p
         table.seconds += time.perf_counter() - started
         lat.write(out, table)
         progress.update(extra=f"{layer}: " + ", ".join(f"{r:g} -> {saved[r]:+.3f} ms" for r in ratios))
+
+
+def _measure_together(table: lat.LatencyTable, out: Path, ratios: list[float], pruner, net, reshaper, base,
+                      feeds: list[np.ndarray], settings: PredictorSettings, derived: bool,
+                      input_shape: list[int]) -> None:
+    """Time every layer pruned at once at each ratio against `base`, as the layers are (the table's
+    `together`, from which it calibrates its predictions); written after each ratio."""
+    for ratio in ratios:
+        started = time.perf_counter()
+        plan = table.every_layer(ratio)
+        with pruner.pruned(plan):
+            predictor = predictor_for(*_program(reshaper, net, derived), settings)
+            table.together_flops[ratio] = float(table.base_flops - model_stats(net, input_shape)["flops"])
+        unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats)
+        table.together[ratio], table.together_spread[ratio] = lat.saving(unpruned.samples, pruned.samples)
+        table.evaluations += 1
+        table.seconds += time.perf_counter() - started
+        lat.write(out, table)
+        log(STAGE, f"every layer at {ratio:g} at once: {table.together[ratio]:+.3f} ms; the tables' summed "
+                   f"single-layer savings keep {table.calibration():.2f} of their prediction as measured")
 
 
 def _program(reshaper, net, derived: bool) -> tuple[bytes, bytes]:

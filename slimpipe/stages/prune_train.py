@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from slimpipe import atomic, modeldir
+from slimpipe import atomic, defaults, modeldir
 from slimpipe.errors import fail
 from slimpipe.evaluation import dygraph_forward, evaluate
 from slimpipe.progress import log
@@ -44,9 +44,10 @@ def choose_ratios(pruner: ChannelPruner, table: rules.Sensitivities, input_shape
 
 
 def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Path, out: str | Path,
-                eval_metric_loss: float | None = None, pruned_flops: float | None = None, epochs: int = 5,
-                align: int | None = None, batch_size: int = 16, learning_rate: float = 0.002,
-                seed: int = 0, gpu_serving: bool = False, overwrite: bool = False,
+                eval_metric_loss: float | None = None, pruned_flops: float | None = None,
+                epochs: int = defaults.PRUNE_EPOCHS, align: int | None = None, batch_size: int = defaults.BATCH_SIZE,
+                learning_rate: float = defaults.PRUNE_LEARNING_RATE, seed: int = defaults.SEED,
+                gpu_serving: bool = False, overwrite: bool = False,
                 latency_table: str | Path | None = None, target_speedup: float | None = None,
                 target_latency_ms: float | None = None, max_layer_loss: float | None = None,
                 max_iterations: int = latency_target.DEFAULT_ITERATIONS) -> modeldir.ModelInfo:
@@ -216,7 +217,13 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
         # A speed-up is judged against the unpruned model measured beside it, in the table's time
         return pruned_t.median_ms * table.base_ms / base_t.median_ms if goal.speedup else pruned_t.median_ms
 
-    outcome = latency_target.reach(goal.target_ms, knapsack.choose, measure, max_iterations, goal.text)
+    share = table.share_together()  # the table's own measurement of every layer pruned at once
+    first_aim = latency_target.first_aim(table.base_ms, goal.target_ms, share)
+    if share != 1.0:
+        log("prune-train", f"the table's summed single-layer savings kept {share:.2f} of themselves with every layer "
+                           f"pruned at once: aiming first at {first_aim:.3f} ms in its additive terms")
+    outcome = latency_target.reach(goal.target_ms, knapsack.choose, measure, max_iterations, goal.text,
+                                   first_aim_ms=first_aim)
     iterations = [dict(it, **seen, measured_speedup=seen["base_ms"] / seen["measured_ms"])
                   for it, seen in zip(outcome.iterations, raw)]
     final = iterations[-1]

@@ -33,10 +33,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from slimpipe import atomic, storage
+from slimpipe import atomic, defaults, storage
 from slimpipe.errors import fail
 from slimpipe.progress import log
-from slimpipe.stages.report import comparison, read_benchmark
+from slimpipe.benchmark_result import BenchmarkResult, comparison
 
 POINTER = "latest.json"
 RECORD = "publish.json"
@@ -44,7 +44,7 @@ FAILED = "failed.json"
 MANIFEST = "inferenceservice.yaml"
 RECORD_FORMAT = "slimpipe.publish/1"
 FAILURE_FORMAT = "slimpipe.failure/1"
-MAX_DROP_POINTS = 1.0
+MAX_DROP_POINTS = defaults.MAX_DROP_POINTS
 SERVICE_ACCOUNT = "slimpipe-serving"  # manifests/serving/ creates it, with the S3 secret KServe reads
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
@@ -177,16 +177,16 @@ def run_files(model: str | Path, base_result: str | Path, pruned_result: str | P
     return {name: Path(path) for name, path in named.items() if path is not None}
 
 
-def judge(base: dict[str, Any], pruned: dict[str, Any], max_drop_points: float) -> dict[str, Any]:
-    """The quality gate on two benchmark results: the metric may drop by at most `max_drop_points` points."""
+def judge(base: BenchmarkResult, pruned: BenchmarkResult, max_drop_points: float) -> dict[str, Any]:
+    """The quality gate on two benchmark results: the metric may drop by at most `max_drop_points` points.
+    The verdict (as publish.json records it): passed, max_drop_points and the comparison's figures."""
     figures = comparison(base, pruned)
-    passed = figures["metric_drop_points"] <= max_drop_points
-    return {"passed": passed, "max_drop_points": max_drop_points, "figures": figures}
+    return {"passed": figures.passes(max_drop_points), "max_drop_points": max_drop_points, "figures": figures.to_dict()}
 
 
 def gate(base_result: Path, pruned_result: Path, max_drop_points: float) -> dict[str, Any]:
     """The quality gate on two benchmark result files."""
-    return judge(read_benchmark(base_result), read_benchmark(pruned_result), max_drop_points)
+    return judge(BenchmarkResult.read(base_result), BenchmarkResult.read(pruned_result), max_drop_points)
 
 
 def gate_reason(verdict: dict[str, Any]) -> str:
@@ -322,7 +322,7 @@ def publish(dest: str, run_id: str, files: dict[str, Path], base_result: Path, p
             raise fail(f"{path}: nothing to publish as {name}")
     verdict = gate(base_result, pruned_result, max_drop_points)
     program, _ = serving_files(files["model"])
-    pruned = read_benchmark(pruned_result)
+    pruned = BenchmarkResult.read(pruned_result)
     intermediate, inputs = program_figures(program)
     writer = _RemoteWriter(dest) if storage.is_remote(dest) else _LocalWriter(dest)
     if writer.taken(run_id):
@@ -331,13 +331,13 @@ def publish(dest: str, run_id: str, files: dict[str, Path], base_result: Path, p
     writer.check(run_id, files)
     writer.current()  # a pointer that is no record is refused before anything is written
     serving_rel = ("model", program.parent.relative_to(Path(files["model"])).as_posix())
-    resources = serving_resources(int(pruned.get("threads") or 1), int(pruned["param_file_bytes"]), intermediate)
+    resources = serving_resources(int(pruned.threads or 1), int(pruned.param_file_bytes), intermediate)
     serving = {"manifest": writer.where(run_id, MANIFEST), "name": service_name(dest),
                "storage_uri": writer.serving_uri(run_id, *serving_rel), "service_account": service_account,
                "resources": resources}
     doc = inference_service(serving["name"], serving["storage_uri"], service_account, resources, run_id,
                             created_text)
-    sizing = {"threads": resources["requests"]["cpu"], "param_file_bytes": int(pruned["param_file_bytes"]),
+    sizing = {"threads": resources["requests"]["cpu"], "param_file_bytes": int(pruned.param_file_bytes),
               "intermediate_bytes": intermediate}
     manifest = manifest_text(doc, sizing, writer.local_folder(run_id, *serving_rel), inputs)
     with writer.run_folder(run_id):

@@ -6,12 +6,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from slimpipe import atomic, modeldir
+from slimpipe import atomic, defaults, modeldir
 from slimpipe.checkpoint import Checkpoint
 from slimpipe.data.subset import balanced_indices
 from slimpipe.errors import fail
 from slimpipe.evaluation import evaluate
-from slimpipe.progress import log
+from slimpipe.progress import Progress, log
 from slimpipe.pruning import sensitivity as sens
 from slimpipe.pruning.channels import ChannelPruner
 from slimpipe.pruning.masked_eval import MaskedEvaluator
@@ -21,8 +21,8 @@ from slimpipe.tasks import get_task
 PROBE_IMAGES = 8  # val images on which the masked evaluator proves its way of writing masked values
 
 
-def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criterion: str = "l1_norm",
-                ratios: Sequence[float] = sens.DEFAULT_RATIOS, threads: int = 2,
+def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criterion: str = defaults.CRITERION,
+                ratios: Sequence[float] = sens.DEFAULT_RATIOS, threads: int = defaults.SENSITIVITY_THREADS,
                 checkpoint: str | None = None, shard: tuple[int, int] | None = None,
                 stop_loss: float | None = None, subset: int | None = None, seed: int = 0,
                 overwrite: bool = False) -> dict[str, Any]:
@@ -68,8 +68,38 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
               "shard": list(shard) if shard else None, "stop_loss": stop_loss,
               "in_place_evaluation": evaluator.in_place, "folded_evaluation": evaluator.folded,
               "subset": {"images": len(val), "seed": seed} if subset else None}
-    on_save = (lambda path, final: keeper.save(path, force=final)) if keeper else None
-    return sens.compute(Path(out), header, layers, list(ratios), baseline, evaluate_pruned, on_save)
+    return sens.compute(SensitivityFile(Path(out), keeper), header, layers, list(ratios), baseline, evaluate_pruned)
+
+
+class SensitivityFile:
+    """The analysis as a JSON file, written atomically after every evaluation so that a killed run resumes,
+    and copied to `keeper` (throttled; forced at the end) when there is one; shows a progress line per
+    (layer, ratio). Implements slimpipe.pruning.sensitivity.SensitivityStore."""
+
+    def __init__(self, path: Path, keeper: Checkpoint | None = None):
+        self.path, self.keeper, self.where = path, keeper, str(path)
+        self.progress: Progress | None = None
+
+    def load(self) -> dict[str, Any] | None:
+        return sens.read(self.path) if self.path.exists() else None
+
+    def start(self, data: dict[str, Any], todo: int) -> None:
+        atomic.write_json(self.path, data)
+        self.progress = Progress("sensitivity", todo)
+
+    def record(self, data: dict[str, Any], layer: str, ratio: float, loss: float, capped: bool) -> None:
+        atomic.write_json(self.path, data)
+        if capped:
+            self.progress.update(extra=f"{layer} @ {ratio:.2f}: skipped (loss >= {loss} at a smaller ratio)")
+            return
+        if self.keeper:
+            self.keeper.save(self.path)
+        self.progress.update(extra=f"{layer} @ {ratio:.2f}: loss {loss:+.4f}")
+
+    def finish(self, data: dict[str, Any]) -> None:
+        atomic.write_json(self.path, data)
+        if self.keeper:
+            self.keeper.save(self.path, force=True)
 
 
 def _shard_text(shard: tuple[int, int] | None, total: int) -> str:

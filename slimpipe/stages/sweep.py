@@ -4,14 +4,15 @@ publishes)."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from slimpipe import atomic
+from slimpipe import atomic, defaults
+from slimpipe.benchmark_result import BenchmarkResult, Comparison
 from slimpipe.errors import fail
 from slimpipe.progress import log
-from slimpipe.stages.publish import judge
-from slimpipe.stages.report import METRIC_TITLES, read_benchmark, size_text
+from slimpipe.stages.report import METRIC_TITLES, size_text
 
 STAGE = "sweep-select"
 TITLE = "# Sweep of "  # then what was swept: "eval_metric_loss" or "speed-up targets"
@@ -41,60 +42,74 @@ def parse_speedups(text: str) -> list[float]:
                          "every value must be a speed-up above 1 (2 = twice as fast)")
 
 
-def _kind(rows: list[dict[str, Any]]) -> str:
-    return SPEEDUP if any(r[SPEEDUP] for r in rows) else LOSS
+@dataclass
+class Row:
+    """One swept model: its benchmark result, its figures against the base model and the gate's verdict."""
+
+    path: Path
+    result: BenchmarkResult
+    figures: Comparison
+    passed: bool
+
+    def value(self, kind: str) -> float | None:
+        """The swept value this model was pruned at (`kind`: LOSS or SPEEDUP), from its pruning summary."""
+        return self.result.pruning_summary.get(kind)
 
 
-def _label(row: dict[str, Any], kind: str) -> str:
-    return f"{row[SPEEDUP]:g}x" if kind == SPEEDUP else f"{row[LOSS]}"
+def _kind(rows: list[Row]) -> str:
+    return SPEEDUP if any(r.value(SPEEDUP) for r in rows) else LOSS
 
 
-def choose(base: dict[str, Any], results: Sequence[Path], max_drop_points: float) -> tuple[int, list[dict[str, Any]]]:
+def _label(row: Row, kind: str) -> str:
+    return f"{row.value(SPEEDUP):g}x" if kind == SPEEDUP else f"{row.value(LOSS)}"
+
+
+def choose(base: BenchmarkResult, results: Sequence[Path], max_drop_points: float) -> tuple[int, list[Row]]:
     """Index of the fastest result that passes the gate (or, if none does, the smallest drop), and a row
     of figures per result."""
     rows = []
     for path in results:
-        data = read_benchmark(path)
-        verdict = judge(base, data, max_drop_points)
-        pruning = data.get("pruning") or {}
-        rows.append({"path": path, "data": data, "passed": verdict["passed"], **verdict["figures"],
-                     LOSS: pruning.get(LOSS), SPEEDUP: pruning.get(SPEEDUP)})
-    passing = [i for i, r in enumerate(rows) if r["passed"]]
+        result = BenchmarkResult.read(path)
+        figures = base.compare(result)
+        rows.append(Row(path, result, figures, figures.passes(max_drop_points)))
+    passing = [i for i, r in enumerate(rows) if r.passed]
     if passing:
-        return min(passing, key=lambda i: rows[i]["latency_ms_pruned"]), rows
-    return min(range(len(rows)), key=lambda i: rows[i]["metric_drop_points"]), rows
+        return min(passing, key=lambda i: rows[i].figures.latency_ms_pruned), rows
+    return min(range(len(rows)), key=lambda i: rows[i].figures.metric_drop_points), rows
 
 
-def render(base: dict[str, Any], rows: list[dict[str, Any]], chosen: int, max_drop_points: float) -> str:
-    metric = METRIC_TITLES.get(base["metric"], base["metric"])
+def render(base: BenchmarkResult, rows: list[Row], chosen: int, max_drop_points: float) -> str:
+    metric = METRIC_TITLES.get(base.metric, base.metric)
     kind = _kind(rows)
     what = "speed-up targets" if kind == SPEEDUP else LOSS
     lines = [f"{TITLE}{what} ({len(rows)} values)", "",
-             f"Base model: {metric} {base['metric_value']:.4f}, CPU latency {base['latency_ms']['mean']:.2f} ms, "
-             f"parameter file {size_text(base['param_file_bytes'])}. Quality gate: drop at most "
+             f"Base model: {metric} {base.metric_value:.4f}, CPU latency {base.latency_mean_ms:.2f} ms, "
+             f"parameter file {size_text(base.param_file_bytes)}. Quality gate: drop at most "
              f"{max_drop_points:g} points.", "", HEADER.format(kind=what, metric=metric),
              "| " + " | ".join(["---"] * 9) + " |"]
-    for i, r in sorted(enumerate(rows), key=lambda t: t[1][kind] or 0):
-        lines.append(f"| {_label(r, kind)} | {100 * r['pruned_params']:.1f}% | {100 * r['pruned_flops']:.1f}% "
-                     f"| {size_text(r['param_file_bytes_pruned'])} | {r['latency_ms_pruned']:.2f} ms "
-                     f"({r['speedup']:.2f}x) | {r['metric_pruned']:.4f} | {r['metric_drop_points']:+.2f} "
-                     f"| {'pass' if r['passed'] else 'fail'} | {'**yes**' if i == chosen else ''} |")
-    verdict = "the fastest that passes the gate" if rows[chosen]["passed"] else "none passes the gate; the smallest drop"
+    for i, r in sorted(enumerate(rows), key=lambda t: t[1].value(kind) or 0):
+        c = r.figures
+        lines.append(f"| {_label(r, kind)} | {100 * c.pruned_params:.1f}% | {100 * c.pruned_flops:.1f}% "
+                     f"| {size_text(c.param_file_bytes_pruned)} | {c.latency_ms_pruned:.2f} ms "
+                     f"({c.speedup:.2f}x) | {c.metric_pruned:.4f} | {c.metric_drop_points:+.2f} "
+                     f"| {'pass' if r.passed else 'fail'} | {'**yes**' if i == chosen else ''} |")
+    verdict = "the fastest that passes the gate" if rows[chosen].passed else "none passes the gate; the smallest drop"
     chosen_text = (f"speed-up target {_label(rows[chosen], kind)}" if kind == SPEEDUP
-                   else f"eval_metric_loss {rows[chosen][LOSS]}")
+                   else f"eval_metric_loss {rows[chosen].value(LOSS)}")
     lines += ["", f"Chosen: {chosen_text} ({verdict})."]
     return "\n".join(lines) + "\n"
 
 
 def sweep_select(base: str | Path, results: Sequence[str | Path], models: Sequence[str | Path], out_model: str | Path,
-                 out_result: str | Path, out_report: str | Path, max_drop_points: float = 1.0,
+                 out_result: str | Path, out_report: str | Path,
+                 max_drop_points: float = defaults.MAX_DROP_POINTS,
                  chart: str | Path | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Compare the sweep's pruned models (results[i] benchmarks models[i]); copy the chosen model and its
     result to the outputs and write the sweep table (and, with `chart`, metric against latency)."""
     if not results or len(results) != len(models):
         raise fail(f"sweep: {len(results)} benchmark results for {len(models)} models")
     from slimpipe.analysis.plots import drawn_here
-    from slimpipe.stages.benchmark import FORMAT
+    from slimpipe.benchmark_result import FORMAT
 
     inputs = {"base result": base, "result": list(results), "model": list(models)}
     atomic.claim(out_model, STAGE, inputs, overwrite)
@@ -102,7 +117,7 @@ def sweep_select(base: str | Path, results: Sequence[str | Path], models: Sequen
                        (chart, drawn_here)):
         if path:
             atomic.claim(path, STAGE, inputs, overwrite, folder=False, ours=ours)
-    base_data = read_benchmark(base)
+    base_data = BenchmarkResult.read(base)
     chosen, rows = choose(base_data, [Path(r) for r in results], max_drop_points)
     text = render(base_data, rows, chosen, max_drop_points)
     with atomic.output_dir(out_model, STAGE) as tmp:
@@ -113,14 +128,14 @@ def sweep_select(base: str | Path, results: Sequence[str | Path], models: Sequen
         plot_sweep(base_data, rows, chosen, Path(chart))
     kind = _kind(rows)
     log("sweep", f"chose {kind} {_label(rows[chosen], kind)} of {len(rows)}")
-    return {"chosen": chosen, LOSS: rows[chosen][LOSS], SPEEDUP: rows[chosen][SPEEDUP], "report": text}
+    return {"chosen": chosen, LOSS: rows[chosen].value(LOSS), SPEEDUP: rows[chosen].value(SPEEDUP), "report": text}
 
 
-def plot_sweep(base: dict[str, Any], rows: list[dict[str, Any]], chosen: int, path: Path) -> None:
+def plot_sweep(base: BenchmarkResult, rows: list[Row], chosen: int, path: Path) -> None:
     """The trade-off at a glance: metric against CPU latency, one point per swept value."""
     from slimpipe.analysis.plots import plot_tradeoff
 
     kind = _kind(rows)
-    points = [(r["latency_ms_pruned"], r["metric_pruned"], _label(r, kind), r["passed"]) for r in rows]
-    plot_tradeoff(points, (base["latency_ms"]["mean"], base["metric_value"]), chosen,
-                  METRIC_TITLES.get(base["metric"], base["metric"]), path)
+    points = [(r.figures.latency_ms_pruned, r.figures.metric_pruned, _label(r, kind), r.passed) for r in rows]
+    plot_tradeoff(points, (base.latency_mean_ms, base.metric_value), chosen,
+                  METRIC_TITLES.get(base.metric, base.metric), path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from slimpipe import atomic, modeldir
+from slimpipe import atomic, defaults, modeldir
 from slimpipe.models import build_model, get_arch
 from slimpipe.models.registry import resolve_options
 from slimpipe.progress import log
@@ -14,10 +14,11 @@ from slimpipe.tasks import get_task
 from slimpipe.training import TrainSettings, fit
 
 
-def train(dataset: str | Path, out: str | Path, task: str = "classification", arch: str | None = None,
-          epochs: int = 10, input_size: tuple[int, int] | None = None,
-          arch_options: dict[str, Any] | None = None, batch_size: int = 16,
-          learning_rate: float = 0.003, seed: int = 0, overwrite: bool = False) -> modeldir.ModelInfo:
+def train(dataset: str | Path, out: str | Path, task: str = defaults.TASK, arch: str | None = None,
+          epochs: int = defaults.TRAIN_EPOCHS, input_size: tuple[int, int] | None = None,
+          arch_options: dict[str, Any] | None = None, batch_size: int = defaults.BATCH_SIZE,
+          learning_rate: float = defaults.TRAIN_LEARNING_RATE, seed: int = defaults.SEED,
+          overwrite: bool = False) -> modeldir.ModelInfo:
     """Train `arch` on `dataset`, keep the best validation epoch, write a model directory to `out`."""
     atomic.claim(out, "train", {"dataset": dataset}, overwrite)
     task_ = get_task(task)

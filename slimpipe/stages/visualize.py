@@ -1,16 +1,15 @@
 """Stage 3: the sensitivity curve as the reference draws it, per-layer curves and a small HTML page."""
 from __future__ import annotations
 
-import base64
 import html
 from pathlib import Path
 from typing import Any
 
 from slimpipe import atomic, modeldir
 from slimpipe.analysis.curve import THRESHOLDS, describe, pruning_curve
-from slimpipe.analysis.plots import plot_curve, plot_latency_vs_loss, plot_layers
+from slimpipe.analysis.plots import embedded_png, plot_curve, plot_latency_vs_loss, plot_layers
 from slimpipe.progress import log
-from slimpipe.pruning import sensitivity as sens
+from slimpipe.pruning.sensitivity import Sensitivities
 from slimpipe.pruning.channels import ChannelPruner
 
 
@@ -24,25 +23,25 @@ def visualize(model: str | Path, sensitivities: str | Path, out: str | Path, lat
                  overwrite)
     info = modeldir.read_info(model)
     net = modeldir.build(info)  # only the shapes matter here
-    data = sens.read(sensitivities)
-    sens.require_complete(data, Path(sensitivities))
-    pruner = ChannelPruner(net, info.input_shape(), data["criterion"])
-    sens.check_matches(data, Path(sensitivities), info.arch, pruner.fingerprint(), pruner.layers)
+    data = Sensitivities.read(sensitivities)
+    data.require_complete()
+    pruner = ChannelPruner(net, info.input_shape(), data.criterion)
+    data.check_matches(info.arch, pruner.fingerprint(), pruner.layers)
     table = lat.read_measured(latency_table) if latency_table else None
     if table is not None:
         lat.require_complete(table, Path(latency_table))
         lat.check_matches(table, Path(latency_table), info.arch, pruner.fingerprint(), pruner.layers)
-    cap = data.get("stop_loss")
+    cap = data.stop_loss
     thresholds = tuple(t for t in THRESHOLDS if cap is None or t < cap)  # from the cap up: not measured
-    points = pruning_curve(pruner, data["table"], info.input_shape(), thresholds)
+    points = pruning_curve(pruner, data.table, info.input_shape(), thresholds)
     summary = describe(points)
-    result = {"arch": info.arch, "metric": data["metric"], "baseline": data["baseline"],
+    result = {"arch": info.arch, "metric": data.metric, "baseline": data.baseline,
               "curve": points, "summary": summary}
     with atomic.output_dir(out, "visualize") as tmp:
         plot_curve(points, f"{info.arch} ({info.task}) sensitivity", tmp / "sensitivities.png")
-        plot_layers(data["table"], data["metric"], tmp / "layers.png", data.get("capped"), cap)
+        plot_layers(data.table, data.metric, tmp / "layers.png", data.capped, cap)
         if table is not None:
-            plot_latency_vs_loss(latency_curves(table, data["table"]), table.base_ms, data["metric"],
+            plot_latency_vs_loss(latency_curves(table, data.table), table.base_ms, data.metric,
                                  tmp / "latency.png")
         atomic.write_json(tmp / "curve.json", result)
         atomic.write_text(tmp / "index.html", render_html(result, tmp / "sensitivities.png"))
@@ -63,7 +62,6 @@ def latency_curves(table, losses: dict[str, dict[float, float]]) -> dict[str, li
 
 def render_html(result: dict[str, Any], png: Path) -> str:
     """A self-contained page: the curve embedded as a data URI, and the curve as a table."""
-    image = base64.b64encode(png.read_bytes()).decode()
     rows = "".join(f"<tr><td>{p['eval_metric_loss']:.2f}</td><td>{100 * p['pruned_params']:.1f}%</td>"
                    f"<td>{100 * p['pruned_flops']:.1f}%</td><td>{p['layers_pruned']}</td></tr>"
                    for p in result["curve"])
@@ -72,6 +70,6 @@ def render_html(result: dict[str, Any], png: Path) -> str:
             f"</title></head><body style='font-family:sans-serif'>"
             f"<h2>Sensitivity of {html.escape(result['arch'])} (baseline {html.escape(result['metric'])} "
             f"{result['baseline']:.4f})</h2><ul>{notes}</ul>"
-            f"<img alt='sensitivity curve' style='max-width:720px' src='data:image/png;base64,{image}'>"
+            f"{embedded_png(png, 'sensitivity curve', 'max-width:720px')}"
             f"<table border='1' cellpadding='3'><tr><th>eval_metric_loss</th><th>parameters pruned</th>"
             f"<th>FLOPs pruned</th><th>layers pruned</th></tr>{rows}</table></body></html>")

@@ -4,7 +4,7 @@ Both evaluators live in one process and are timed in alternating rounds (the sam
 folded then unfused), so machine noise hits both alike; then the whole analysis runs once each way and
 its per-layer ratios at eval_metric_loss 0.05 are compared.
 
-    .venv/bin/python -m bench.fold_speed MODEL_DIR DATASET   # prints the rows
+    .venv/bin/python -m bench.jobs.fold MODEL_DIR DATASET   # prints the table
 """
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 from unittest import mock
 
-import slimpipe  # noqa: F401  (Pillow before paddle)
+from bench.common import demo_dir, ratio_shift, rules_at, table, timed
 
+NAME = "fold"
+DEPENDS = ("classification",)  # the demo's trained model and sample
 THREADS = 2
 ROUNDS = 5
 LAYERS = 6  # evenly spread over the prunable layers
@@ -24,10 +26,9 @@ LOSS = 0.05
 
 
 def fold_speed(model: Path, dataset: Path) -> list[str]:
-    """Markdown table rows |figure|measured|target|met|command| (bench/run.py's `table`)."""
+    """The markdown table |figure|measured|target|met|command| (bench.common's `table`)."""
     import numpy as np
 
-    from bench.run import _timed, ratio_shift, rules_at, table
     from slimpipe import modeldir
     from slimpipe.evaluation import evaluate
     from slimpipe.pruning import sensitivity as sens
@@ -70,17 +71,17 @@ def fold_speed(model: Path, dataset: Path) -> list[str]:
     metric_gap = max(abs(a - b) for a, b in zip(metrics["folded"], metrics["unfused"]))
 
     with tempfile.TemporaryDirectory(prefix="fold-speed-") as tmp:
-        folded_run, t_folded = _timed(stage.sensitivity, model, dataset, Path(tmp, "folded.json"), threads=THREADS)
+        folded_run, t_folded = timed(stage.sensitivity, model, dataset, Path(tmp, "folded.json"), threads=THREADS)
         unfused = (lambda *a, **k: MaskedEvaluator(*a, **{**k, "fold": False}))
         with mock.patch.object(stage, "MaskedEvaluator", unfused):
-            unfused_run, t_unfused = _timed(stage.sensitivity, model, dataset, Path(tmp, "unfused.json"),
+            unfused_run, t_unfused = timed(stage.sensitivity, model, dataset, Path(tmp, "unfused.json"),
                                             threads=THREADS)
         shift = ratio_shift(rules_at(sens.read(Path(tmp, "folded.json"))["table"], LOSS),
                             rules_at(sens.read(Path(tmp, "unfused.json"))["table"], LOSS))
     if not folded_run["folded_evaluation"] or unfused_run["folded_evaluation"]:
         raise RuntimeError("fold_speed: the whole analyses did not take the folded and the unfused paths")
 
-    cmd = (f"python -m bench.fold_speed {model} {dataset}  (fold_speed: {len(val)} val images, {THREADS} threads, "
+    cmd = (f"python -m bench.jobs.fold {model} {dataset}  (fold_speed: {len(val)} val images, {THREADS} threads, "
            f"{ROUNDS} alternating rounds x {len(pairs)} (layer, ratio) pairs, median)")
     n_eval = folded_run["evaluations"]
     rows = [
@@ -98,10 +99,17 @@ def fold_speed(model: Path, dataset: Path) -> list[str]:
         (f"Per-layer ratios at eval_metric_loss {LOSS}, largest difference folded vs unfused", f"{shift:.4f}",
          "same ratios", shift < 1e-3, cmd),
     ]
-    return table(rows)[2:]
+    return table(rows)
+
+
+def run(work: Path) -> list[str]:
+    """A warm evaluation with batch norm folded against unfolded, side by side, on the classification demo's model."""
+    demo = demo_dir(work, "classification")
+    return ["## Sensitivity analysis: batch norm folded (issue 15)", "",
+            *fold_speed(demo / "results/model", demo / "classification-sample"), ""]
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m bench.fold_speed MODEL_DIR DATASET")
+        sys.exit("usage: python -m bench.jobs.fold MODEL_DIR DATASET")
     print("\n".join(fold_speed(Path(sys.argv[1]), Path(sys.argv[2]))))

@@ -10,14 +10,26 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import demo_dir, table
+
+NAME = "serving"
+DEPENDS = ("classification",)  # the demo's trained and pruned models and its sample
+
+
+def run(work: Path) -> list[str]:
+    """`slimpipe serve` (Open Inference Protocol v2) for the classification demo's base and pruned model under a
+    small concurrent load from a loopback client, both servers measured in one run."""
+    demo = demo_dir(work, "classification")
+    return ["## Serving: slimpipe serve, Open Inference Protocol v2 (issue 16)", "",
+            *serving_latency(demo / "results/model", demo / "results/pruned", demo / "classification-sample"), ""]
+
 
 def serving_latency(base_model: Path, pruned_model: Path, dataset: Path, clients: int = 4, requests: int = 50,
                     rounds: int = 5, warmup: int = 10, threads: int = 1, parallel: int = 1) -> list[str]:
-    """Markdown rows `| figure | measured | target | met | command |` (no table header): p50 and p90 latency
+    """The markdown table `| figure | measured | target | met | command |`: p50 and p90 latency
     of POST /v2/models/NAME/infer for base and pruned, their ratio and the requests per second, from
     `clients` client threads sending `requests` requests each per model (batch 1: one val image per
     request, JSON), split over `rounds` rounds that alternate which model goes first."""
-    from bench.run import table
     from slimpipe import modeldir
     from slimpipe.local_s3 import free_port
     from slimpipe.serving.client import ServerProcess, infer_body
@@ -63,7 +75,7 @@ def serving_latency(base_model: Path, pruned_model: Path, dataset: Path, clients
         ("Serving throughput, base -> pruned", f"{rate['base']:.0f} -> {rate['pruned']:.0f} requests/s", "-", None,
          cmd),
     ]
-    return table(rows)[2:]
+    return table(rows)
 
 
 def _load(server, bodies: list[bytes], clients: int, each: int) -> list[float]:
