@@ -31,6 +31,7 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
     settings = DEMO_SETTINGS[task]
     cmd_table = f"slimpipe latency-table --model {results.relative_to(ROOT)}/model --dataset ... --out L.json"
     start = time.perf_counter()
+    (out / "latency.json").unlink(missing_ok=True)  # measured afresh: a table resumed from another run is not timed here
     tbl = latency_table(results / "model", data, out / "latency.json", overwrite=True)
     table_s = time.perf_counter() - start
     cmd_prune = (f"slimpipe prune-train --model .../model --sensitivities .../sensitivities.json --latency-table "

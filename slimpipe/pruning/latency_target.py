@@ -14,8 +14,10 @@ target, ask the tables for more saving and choose again; every iteration is reco
 add up to more than layers pruned together save (a convolution whose input and output are both pruned
 loses (1-a)(1-b) of its work, not 1-a-b; per-op overheads stay), so the correction is multiplicative, as
 NetAdapt's is per iteration: the required saving is scaled by predicted / measured saving of the model
-just measured, and never by less than the shortfall itself. When the target cannot be reached under the
-cap, the error names the layers that bound it and the best speed-up reachable.
+just measured, and never by less than the shortfall itself. A model measured well under the target (more
+than SLACK) is corrected the same way in the other direction, and of the models that met the target the
+one with the least loss is kept. When the target cannot be reached under the cap, the error names the
+layers that bound it and the best speed-up reachable.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ DEFAULT_ITERATIONS = 5  # measurements before the loop gives up
 STEPS = 4000  # resolution of the knapsack: the required saving in this many steps
 TIE = 1e-9  # per unit of ratio: at equal loss, the knapsack prunes less
 NAMED = 6  # bounding layers named in an error, the most constraining first
+SLACK = 0.05  # a model measured this much under the target is pruned too far: the loop tries a lighter one
 
 
 class LatencyTableLike(Protocol):
@@ -189,6 +192,7 @@ class Outcome:
     predicted_ms: float
     measured_ms: float
     iterations: list[dict]
+    chosen: int = 0  # the iteration (from 1) whose ratios these are: the least loss among those that met the target
 
 
 def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable[[dict[str, float]], float],
@@ -204,21 +208,37 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
     iterations: list[dict] = []
     measured_choices: list[dict[str, float]] = []
     aim, choice = (target_ms if first_aim_ms is None else first_aim_ms), None
+    passing: list[tuple[Choice, float, int]] = []  # measured at or under the target
     for i in range(1, max_iterations + 1):
         choice = choose(aim)
-        if not choice.reached and (not iterations or choice.ratios in measured_choices):
+        if passing and (choice.ratios in measured_choices or not choice.reached):
+            break  # nothing lighter left to try
+        # Out of reach without a measurement only where the tables say so of the target itself; an aim
+        # moved beyond reach (first_aim, a correction) still measures the most the cap allows, once.
+        if not choice.reached and (aim == target_ms and not iterations or choice.ratios in measured_choices):
             raise cannot_reach(text, target_ms, choice, iterations)
         measured = float(measure(dict(choice.ratios)))
         measured_choices.append(dict(choice.ratios))
         iterations.append({"iteration": i, "required_saving_ms": choice.required_ms,
                            "predicted_ms": choice.predicted_ms, "measured_ms": measured,
                            "layers_pruned": len(choice.ratios), "loss": choice.loss, "at_limit": not choice.reached,
-                           "realized": realized(choice, measured)})
+                           "realized": realized(choice, measured), "met": measured <= target_ms})
         if measured <= target_ms:
-            return Outcome(dict(choice.ratios), choice.predicted_ms, measured, iterations)
+            passing.append((choice, measured, i))
+            # Well under the target (the correction overshot): try once more with less pruning, as measured
+            required = next_required(choice, measured, target_ms)
+            if measured >= target_ms * (1 - SLACK) or not required < choice.saved_ms:
+                break
+            aim = choice.base_ms - required
+            continue
+        if passing:
+            break  # the lighter try missed: keep what met the target
         if not choice.reached:
             raise cannot_reach(text, target_ms, choice, iterations)
         aim = choice.base_ms - next_required(choice, measured, target_ms)
+    if passing:
+        kept, measured, i = min(passing, key=lambda p: (p[0].loss, p[1]))
+        return Outcome(dict(kept.ratios), kept.predicted_ms, measured, iterations, chosen=i)
     best = min(iterations, key=lambda it: it["measured_ms"])
     raise fail(f"{text}: not reached after {max_iterations} measurements; the fastest measured was "
                f"{best['measured_ms']:.3f} ms ({choice.base_ms / best['measured_ms']:.2f}x, iteration "
@@ -241,9 +261,9 @@ def realized(choice: Choice, measured_ms: float) -> float | None:
 
 
 def next_required(choice: Choice, measured_ms: float, target_ms: float) -> float:
-    """The saving (in the tables' additive terms) to ask for after `choice` measured `measured_ms`, slower
-    than `target_ms`: the needed saving (base - target) scaled by predicted / measured saving, and at least
-    the predicted saving plus the shortfall. A model that measured no saving at all asks for everything
+    """The saving (in the tables' additive terms) to ask for after `choice` measured `measured_ms` against
+    `target_ms`: the needed saving (base - target) scaled by predicted / measured saving, and at least
+    the predicted saving plus the shortfall (a negative shortfall when the model was faster than needed). A model that measured no saving at all asks for everything
     (the knapsack then answers with the most the cap allows)."""
     shortfall = measured_ms - target_ms
     additive = choice.saved_ms + shortfall

@@ -226,13 +226,13 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
                                    first_aim_ms=first_aim)
     iterations = [dict(it, **seen, measured_speedup=seen["base_ms"] / seen["measured_ms"])
                   for it, seen in zip(outcome.iterations, raw)]
-    final = iterations[-1]
+    final = iterations[outcome.chosen - 1]  # the measured model that met the target with the least loss
     # The prediction for the chosen plan, the overlap of single-layer savings corrected by the FLOPs the plan
     # removes at once (LatencyTable.interaction), then carried from the table's time to this run's.
     with pruner.pruned(outcome.ratios):
         flops_saved = table.base_flops - model_stats(net, info.input_shape())["flops"] if table.base_flops else None
     predicted_speedup = table.predicted_speedup(outcome.ratios, flops_saved)
-    log("prune-train", f"{goal.text} met after {len(iterations)} measurement(s): predicted "
+    log("prune-train", f"{goal.text} met after {len(iterations)} measurement(s), keeping iteration {outcome.chosen}: predicted "
                        f"{final['base_ms'] / predicted_speedup:.3f} ms, measured {final['measured_ms']:.3f} ms "
                        f"({final['measured_speedup']:.2f}x), summed sensitivity loss {final['loss']:.4f}")
     return outcome.ratios, {"max_layer_loss": knapsack.cap,
