@@ -518,3 +518,25 @@ def test_the_component_passes_one_target_and_the_table_only_for_a_latency_target
                           pruned_model=artifact("p"), metrics=artifact("x"), latency_table=artifact("L.json"),
                           **params)
     assert {k: seen[k] for k in expected} == expected
+
+
+def test_a_table_that_measured_whole_plans_saving_more_lets_a_target_past_the_additive_prediction(
+        tiny_model, tiny_dataset, tiny_sensitivities, tmp_path, monkeypatch):
+    """Single-layer savings far below what every layer at once measured (share 1000): the additive
+    prediction alone would refuse 2x before any work (the `speedup-out-of-reach` case); the measured share
+    lets it through, and the stubbed measurement meets the target."""
+    from slimpipe.pruning import latency as lat
+    from slimpipe.pruning import timing
+    from slimpipe.stages.prune_train import prune_train
+
+    monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
+    monkeypatch.setattr(timing, "alternate", lambda predictors, feeds, rounds, repeats: [
+        timing.Timing(2.0, 0.0, [2.0]), timing.Timing(1.0, 0.0, [])])
+    path = write_table(tiny_sensitivities, tmp_path / "L.json", base_ms=10.0, per_layer_ms=0.01)
+    table = lat.read(path)
+    summed = sum(table.saved_at(layer, r) for layer, r in table.every_layer(0.5).items())
+    table.together, table.together_spread = {0.5: 1000 * summed}, {0.5: 0.0}
+    lat.write(path, table)
+    info = prune_train(tiny_model, tiny_dataset, tiny_sensitivities, tmp_path / "p", epochs=1,
+                       latency_table=path, target_speedup=2.0, max_layer_loss=1.0)
+    assert info.pruning["measured_ms"] == 1.0 and len(info.pruning["iterations"]) == 1
