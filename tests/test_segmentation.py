@@ -155,9 +155,12 @@ def test_every_task_default_arch_and_demo_settings_name_an_arch_of_that_task():
 def test_report_lists_pixel_accuracy_and_iou_per_named_class():
     from slimpipe.stages.report import secondary_metrics
 
+    from slimpipe.benchmark_result import BenchmarkResult
+
     def result(iou, acc):
-        return {"metric": "miou", "classes": ["background", "optic_disc"],
-                "metrics": {"miou": 0.9, "class_iou": iou, "pixel_accuracy": acc, "confusion_matrix": [[1, 0]]}}
+        return BenchmarkResult.from_dict({
+            "metric": "miou", "classes": ["background", "optic_disc"],
+            "metrics": {"miou": 0.9, "class_iou": iou, "pixel_accuracy": acc, "confusion_matrix": [[1, 0]]}})
 
     lines = secondary_metrics(result([0.99, 0.91], 0.995), result([0.98, None], 0.990))
     assert lines == ["- IoU per class: background 0.9900 -> 0.9800, optic_disc 0.9100 -> -",
