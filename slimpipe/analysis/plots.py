@@ -77,8 +77,13 @@ def plot_layers(table: dict[str, dict[float, float]], metric: str, path: Path,
     ax.set_xlabel("ratio of the layer's channels pruned")
     ax.set_ylabel(f"relative {metric} loss")
     ax.set_title("per-layer sensitivity")
+    _finish_layers(plt, fig, ax, len(table), path)
+
+
+def _finish_layers(plt, fig, ax, layers: int, path: Path) -> None:
+    """The per-layer plots' ending: grid, a legend outside the axes where the layers fit in one (40), saved."""
     ax.grid(alpha=0.3)
-    if len(table) <= 40:
+    if layers <= 40:
         ax.legend(fontsize=5, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, path)
     plt.close(fig)
@@ -137,8 +142,4 @@ def plot_latency_vs_loss(curves: dict[str, list[tuple[float, float, float]]], ba
     ax.set_xlabel(f"latency saved (ms per run; unpruned model {base_ms:.2f} ms)")
     ax.set_ylabel(f"relative {metric} loss")
     ax.set_title("per-layer latency saved against sensitivity (each point a pruning ratio)")
-    ax.grid(alpha=0.3)
-    if len(curves) <= 40:
-        ax.legend(fontsize=5, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _save(fig, path)
-    plt.close(fig)
+    _finish_layers(plt, fig, ax, len(curves), path)
