@@ -12,7 +12,7 @@ from slimpipe.pruning import latency as lat
 from slimpipe.stages.latency_table import BENCHMARK_DEFAULTS, latency_table, merge_latency_tables
 from tests.badinput import Case, check, make_workspace
 
-FAST = {"ratios": [0.5], "rounds": 1, "repeats": 1}  # tests check the bookkeeping, not the figures
+FAST = {"ratios": [0.5], "rounds": 1, "repeats": 1, "method": "layers"}  # the bookkeeping, not the figures
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +266,10 @@ CLI_CASES = [
     Case("shard-out-of-range", lambda w: _stage(w, "--shard", "2/2"), "shard 2/2: expected i/n"),
     Case("zero-rounds", lambda w: _stage(w, "--rounds", "0"), "--rounds: 0: must be at least 1"),
     Case("mkldnn-maybe", lambda w: _stage(w, "--mkldnn", "maybe"), "'maybe': expected on or off"),
+    Case("method-unknown", lambda w: _stage(w, "--method", "guess"), "invalid choice: 'guess'"),
+    Case("zero-plans", lambda w: _stage(w, "--plans", "0"), "--plans: 0: must be at least 1"),
+    Case("plans-for-layers", lambda w: _stage(w, "--method", "layers", "--plans", "5"),
+         "plans is a count >= 1 for method plans"),
     Case("out-is-sensitivities", lambda w: ["latency-table", "--model", w.model, "--dataset", w.data, "--out", w.sens],
          "exists and is not an earlier output of latency-table"),
     Case("merge-a-sensitivities-file", lambda w: ["merge-latency-tables", w.sens, "--out", w.path("m.json")],

@@ -475,8 +475,11 @@ def test_a_speedup_target_is_judged_against_the_unpruned_model_measured_beside_i
 
     pruned_ms = iter([1.5, 1.3])
     monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
-    monkeypatch.setattr(timing, "alternate", lambda predictors, feeds, rounds, repeats: [
-        timing.Timing(2.0, 0.0, [2.0]), timing.Timing(next(pruned_ms), 0.0, [])])
+    def alternate(predictors, feeds, rounds, repeats):
+        ms = next(pruned_ms)
+        return [timing.Timing(2.0, 0.0, [2.0]), timing.Timing(ms, 0.0, [ms])]
+
+    monkeypatch.setattr(timing, "alternate", alternate)
     table = write_table(tiny_sensitivities, tmp_path / "L.json", base_ms=10.0, per_layer_ms=1.0)
     info = prune_train(tiny_model, tiny_dataset, tiny_sensitivities, tmp_path / "p", epochs=1,
                        latency_table=table, target_speedup=1.5, max_layer_loss=1.0)
@@ -531,7 +534,7 @@ def test_a_table_that_measured_whole_plans_saving_more_lets_a_target_past_the_ad
 
     monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
     monkeypatch.setattr(timing, "alternate", lambda predictors, feeds, rounds, repeats: [
-        timing.Timing(2.0, 0.0, [2.0]), timing.Timing(1.0, 0.0, [])])
+        timing.Timing(2.0, 0.0, [2.0]), timing.Timing(1.0, 0.0, [1.0])])
     path = write_table(tiny_sensitivities, tmp_path / "L.json", base_ms=10.0, per_layer_ms=0.01)
     table = lat.read(path)
     summed = sum(table.saved_at(layer, r) for layer, r in table.every_layer(0.5).items())

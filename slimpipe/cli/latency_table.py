@@ -1,7 +1,7 @@
 from slimpipe.cli import options
 
-HELP = ("measure the latency each prunable layer saves when pruned alone, per ratio (JSON; re-running with the "
-        "same --out resumes)")
+HELP = ("measure the latency each prunable layer saves when pruned, per ratio, fitted to whole pruning plans or "
+        "timed alone (JSON; re-running with the same --out resumes)")
 
 
 def add_arguments(cmd):
@@ -24,8 +24,15 @@ def add_arguments(cmd):
                      help=f"CPU math threads (default {B['threads']}, as the benchmark)")
     cmd.add_argument("--batch", type=options.COUNT, default=B["batch"],
                      help=f"images per timed run (default {B['batch']}, as the benchmark)")
-    cmd.add_argument("--ratios", default=",".join(map(str, lat.DEFAULT_RATIOS)),
-                     help=f"{text('ratios')} (default %(default)s)")
+    cmd.add_argument("--method", default=lat.DEFAULT_METHOD, choices=lat.METHODS,
+                     help=f"{text('method')} (default %(default)s)")
+    cmd.add_argument("--plans", type=options.COUNT, default=None,
+                     help=f"{text('plans')} (default: twice the prunable layers and {len(lat.UNIFORM_RATIOS)}, at "
+                          f"least {lat.MIN_PLANS})")
+    cmd.add_argument("--seed", type=int, default=0, help="chooses the random plans (default %(default)s)")
+    cmd.add_argument("--ratios", default=None,
+                     help=f"{text('ratios')} (default {','.join(map(str, lat.PLAN_RATIOS))} for plans, "
+                          f"{','.join(map(str, lat.DEFAULT_RATIOS))} for layers)")
     cmd.add_argument("--shard", default=None, metavar="I/N", help=f"{text('shard')}; join with merge-latency-tables")
     cmd.add_argument("--rounds", type=options.COUNT, default=lat.DEFAULT_ROUNDS,
                      help=f"{text('rounds')} (default %(default)s)")
@@ -39,6 +46,7 @@ def run(args):
     from slimpipe.stages.sensitivity import parse_shard
 
     latency_table(args.model, args.dataset, args.out, device=args.device, mkldnn=args.mkldnn, threads=args.threads,
-                  batch=args.batch, ratios=parse_ratios(args.ratios),
+                  batch=args.batch, ratios=parse_ratios(args.ratios) if args.ratios else None,
+                  method=args.method, plans=args.plans, seed=args.seed,
                   shard=parse_shard(args.shard) if args.shard else None, rounds=args.rounds,
                   repeats=args.repeats, overwrite=args.overwrite)

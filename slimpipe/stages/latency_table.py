@@ -1,7 +1,9 @@
-"""Latency table stage: for each prunable layer (or shard (i, n)'s share) and ratio, the latency the whole
-exported model saves when that layer alone is structurally pruned, on the benchmark's predictor settings
-and input (its defaults: benchmark()'s own), measured against the unpruned model in alternating rounds
-(slimpipe/pruning/timing.py). Which channels go does not change the latency, only how many: the l1_norm
+"""Latency table stage: for each prunable layer and ratio, the latency the whole exported model saves when
+that layer is structurally pruned, on the benchmark's predictor settings and input (its defaults:
+benchmark()'s own), measured against the unpruned model in alternating rounds (slimpipe/pruning/timing.py).
+Method "plans" (the default) times random whole plans (shard (i, n): every n-th plan from the i-th) and fits
+per-layer savings to them; method "layers" times each layer (or shard's share) pruned alone
+(slimpipe/pruning/latency.py). Which channels go does not change the latency, only how many: the l1_norm
 ranking is used throughout."""
 from __future__ import annotations
 
@@ -41,18 +43,27 @@ def timed_feeds(task, val, batch: int) -> list[np.ndarray]:
 def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
                   device: str = BENCHMARK_DEFAULTS["device"], mkldnn: bool = BENCHMARK_DEFAULTS["mkldnn"],
                   threads: int = BENCHMARK_DEFAULTS["threads"], batch: int = BENCHMARK_DEFAULTS["batch"],
-                  ratios: Sequence[float] = lat.DEFAULT_RATIOS, shard: tuple[int, int] | None = None,
+                  ratios: Sequence[float] | None = None, shard: tuple[int, int] | None = None,
                   rounds: int = lat.DEFAULT_ROUNDS, repeats: int = lat.DEFAULT_REPEATS,
+                  method: str = lat.DEFAULT_METHOD, plans: int | None = None, seed: int = 0,
                   overwrite: bool = False) -> lat.LatencyTable:
-    """Measure every layer (or shard (i, n)'s share) at every ratio, writing `out` after each layer;
-    resumes from `out` where it holds a partial table of the same measurement."""
+    """Measure the table, writing `out` after each plan (method "plans") or layer (method "layers"); resumes
+    from `out` where it holds a partial table of the same measurement. `ratios`: those plans draw from
+    (default lat.PLAN_RATIOS), or each layer is timed at (default lat.DEFAULT_RATIOS); `plans`: how many
+    (default lat.default_plan_count); `seed` chooses them."""
     atomic.claim(out, STAGE, {"model": model, "dataset": dataset}, overwrite, folder=False,
                  ours=atomic.json_tagged(lat.FORMAT))
     out = Path(out)
     check_shard(shard)
+    if method not in lat.METHODS:
+        raise fail(f"method {method!r}: expected one of {', '.join(lat.METHODS)}")
+    if ratios is None:
+        ratios = lat.PLAN_RATIOS if method == "plans" else lat.DEFAULT_RATIOS
     ratios = sorted({round(float(r), 4) for r in ratios})
     if not ratios or not all(0.0 < r < 1.0 for r in ratios):
         raise fail(f"ratios {ratios}: each must be in (0, 1)")
+    if seed < 0 or (plans is not None and (method != "plans" or plans < 1)):
+        raise fail(f"plans {plans} / seed {seed}: plans is a count >= 1 for method plans, seed >= 0")
     for name, value in (("rounds", rounds), ("repeats", repeats), ("threads", threads), ("batch", batch)):
         if value < 1:
             raise fail(f"{name} {value}: must be at least 1")
@@ -68,12 +79,17 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
     settings = PredictorSettings(device=device, mkldnn=mkldnn, threads=threads)
     pruner = ChannelPruner(net, info.input_shape())
     every = pruner.verified_layers(info.input_shape())
-    layers = every[shard[0]::shard[1]] if shard else every
+    by_plans = method == "plans"
+    layers = every[shard[0]::shard[1]] if shard and not by_plans else every
+    count = (plans or lat.default_plan_count(len(every))) if by_plans else 0
     header = {"task": info.task, "arch": info.arch, "fingerprint": pruner.fingerprint(),
               "settings": lat.settings_of(settings, len(feeds[0]), info.input_size), "rounds": rounds,
-              "repeats": repeats, "shard": list(shard) if shard else None}
+              "repeats": repeats, "shard": list(shard) if shard else None, "method": method,
+              "seed": seed if by_plans else 0, "plan_count": count}
     table = _start_or_resume(out, header, ratios, {k: pruner.channels[k] for k in layers},
                              {k: pruner.channels[k] for k in every})
+    if by_plans:
+        return _plans_table(table, out, pruner, net, info, task, feeds, settings, shard)
     todo = {layer: _todo(table, pruner, layer) for layer in layers}
     todo = {layer: rs for layer, rs in todo.items() if rs}
     together = [] if shard and shard[0] else [r for r in table.ratios if r not in table.together
@@ -106,6 +122,58 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
     lat.write(out, table)
     log(STAGE, f"base {table.base_ms:.2f} ms (spread {table.base_spread_ms:.2f}); {table.evaluations} pruned "
                f"models timed in {table.seconds:.1f} s; written to {out}")
+    return table
+
+
+def _plans_table(table: lat.LatencyTable, out: Path, pruner, net, info, task, feeds: list[np.ndarray],
+                 settings: PredictorSettings, shard: tuple[int, int] | None) -> lat.LatencyTable:
+    """Method "plans": time this shard's share of the plans not yet in `out`, then (unsharded) fit."""
+    every = list(table.all_layers)
+    plans = lat.random_plans(table.all_layers, table.plan_count, table.seed, tuple(table.ratios))
+    done = {plan["index"] for plan in table.plans}
+    todo = [(i, plan) for i, plan in enumerate(plans)
+            if (not shard or i % shard[1] == shard[0]) and i not in done]
+    log(STAGE, f"{info.arch}: {lat.describe(table.settings)}; {len(every)} layers, {len(todo)} of "
+               f"{table.plan_count} whole pruning plans to time{f' (shard {shard[0]}/{shard[1]})' if shard else ''}"
+               f"{f', {len(done)} already in {out}' if done else ''}, {table.rounds} rounds x {table.repeats} "
+               f"runs each")
+    if todo:
+        started = time.perf_counter()
+        reshaper = Reshaper(net, task.input_shapes(info.input_size))
+        proven, why = _prove(reshaper, pruner, every, net, feeds, settings)
+        table.rewritten = proven and table.rewritten is not False
+        log(STAGE, "pruned programs derived from the unpruned export (proven on this model)" if proven
+            else f"every pruned model is exported (deriving its program failed the proof: {why})")
+        base = predictor_for(reshaper.program, reshaper.params, settings)
+        table.base_flops = table.base_flops or int(info.stats["flops"])  # model_stats at training time
+        table.seconds += time.perf_counter() - started
+        progress = Progress(STAGE, len(todo))
+        for index, plan in todo:
+            started = time.perf_counter()
+            with pruner.pruned(plan):
+                predictor = predictor_for(*_program(reshaper, net, proven), settings)
+            unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats)
+            ratio, ratio_spread = lat.latency_ratio(unpruned.samples, pruned.samples)
+            table.plans.append({"index": index, "ratios": plan, "saved_frac": 1.0 - ratio,
+                                "spread_frac": ratio_spread, "base_ms": unpruned.median_ms})
+            table.plans.sort(key=lambda p: p["index"])
+            table.evaluations += 1
+            table.seconds += time.perf_counter() - started
+            lat.write(out, table)
+            progress.update(extra=f"plan {index}: {len(plan)} layers, {1 / ratio:.2f}x")
+    table.host = {"machine": platform.machine(), "processor": platform.processor()}
+    table.complete = True
+    if not shard:
+        lat.apply_fit(table)
+    elif table.plans:
+        bases = [p["base_ms"] for p in table.plans]
+        table.base_ms, table.base_spread_ms = float(statistics.median(bases)), lat.spread(bases)
+    lat.write(out, table)
+    fit = (f"; fitted per-layer savings: leave-one-out latency error {100 * table.fit['loo_mean_error']:.1f}% "
+           f"mean, {100 * table.fit['loo_max_error']:.1f}% largest" if table.fit else
+           "; join the shards with `slimpipe merge-latency-tables`")
+    log(STAGE, f"base {table.base_ms:.2f} ms; {len(table.plans)} plans timed in {table.seconds:.1f} s{fit}; "
+               f"written to {out}")
     return table
 
 
@@ -209,6 +277,9 @@ def _start_or_resume(out: Path, header: dict[str, Any], ratios: list[float], lay
     table = lat.read_measured(out) if out.exists() else None  # a record that none was measured starts afresh
     if table is not None:
         lat.check_resumable(table, out, header)
+        if table.fitted and table.ratios != ratios:
+            raise fail(f"{out}: cannot resume: its plans draw from ratios {table.ratios}, this run's from {ratios} "
+                       f"(name a new --out, or pass --overwrite to start over)")
         if table.all_layers != all_layers:
             raise fail(f"{out}: cannot resume: it was measured on other prunable layers")
         table.ratios = sorted(set(table.ratios) | set(ratios))
