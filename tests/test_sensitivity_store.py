@@ -127,7 +127,8 @@ def test_the_plan_is_logged_by_the_module_logger_and_shown_as_a_stage_line(capsy
     plan = "2 layers x 2 ratios: 4 evaluations at most, 0 already in memory"
     assert [r.getMessage() for r in seen] == [plan] and seen[0].name == "slimpipe.pruning.sensitivity"
     out, err = capsys.readouterr()
-    assert out == "" and err == f"[sensitivity] {plan}\n"
+    # other lines may reach the captured streams from threads earlier tests left (seen: kfp.local's indentation)
+    assert plan not in out and err.count(plan) == 1 and f"[sensitivity] {plan}\n" in err
 
 
 def test_a_log_record_may_name_its_stage(capsys):

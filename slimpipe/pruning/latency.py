@@ -13,8 +13,8 @@ Two methods fill it (`method`):
 - "layers": time each layer pruned alone at each ratio (NetAdapt's table), for quiet machines where single
   savings stand out of the noise.
 
-The file is plain JSON (never pickle), written atomically after every layer so an interrupted run resumes
-where it stopped:
+The file is plain JSON (never pickle), written atomically after every plan or layer so an interrupted run
+resumes where it stopped:
     {"format", "task", "arch", "fingerprint", "settings": {device, mkldnn, threads, batch, input_size},
      "rounds", "repeats", "base_ms", "base_spread_ms", "layer_base_ms": {layer: ms}, "ratios",
      "saved": {layer: {"0.2": ms, ...}}, "spread": {layer: {"0.2": ms, ...}}, "layers", "all_layers",
@@ -25,14 +25,20 @@ where it stopped:
      "plans": [{"index", "ratios": {layer: ratio}, "saved_frac", "spread_frac", "base_ms"}],
      "fit": {"plans", "loo_mean_error", "loo_max_error", "rms_frac"}}
 
-Noise control (slimpipe/pruning/timing.py), method "layers": each pruned predictor runs in rounds alternating with the
-unpruned one, one pair at a time; `saved` is the median over rounds of (base round median - pruned round
+Method "plans": each plan's `saved_frac` is 1 - the median over alternating rounds of pruned / unpruned
+latency (`latency_ratio`), `base_ms` the unpruned median beside it; `apply_fit` tabulates `saved` at
+`ratios` from the fit, `spread` being the fit's residual root mean square in ms. Prediction is the plain
+sum (the fit already holds the overlap). Shards time every n-th plan from the i-th; `merge` joins their
+plans and fits once.
+
+Noise control (slimpipe/pruning/timing.py), method "layers": each pruned predictor runs in rounds
+alternating with the unpruned one, one pair at a time; `saved` is the median over rounds of (base round median - pruned round
 median), so that drift in the machine's speed cancels within a round, and `spread` is the interquartile
 range of those differences. A saving may be slightly negative (noise). `base_ms` is the median of the
 unpruned model's latency over the layers' rounds (`layer_base_ms`), `base_spread_ms` their interquartile
 range.
 
-Prediction (`LatencyTable.predicted_ms`) is additive: base_ms minus each pruned layer's saving, linearly
+Prediction (`LatencyTable.predicted_ms`), method "layers", is additive: base_ms minus each pruned layer's saving, linearly
 interpolated between measured ratios; given the FLOPs the whole plan removes, the summed saving is scaled
 by how much single-layer savings overlap (`interaction`), and by `calibration`: `together` holds the
 saving of every layer pruned at once at each ratio, measured in the same alternating rounds, so the table

@@ -172,10 +172,18 @@ def latency_goal(path: str | Path, data: dict[str, Any], sens_path: Path, info: 
     knapsack = latency_target.Knapsack(measured, table, cap, pruner.channels, align)
     first = knapsack.choose(target_ms)
     # Refused before any work only where the most the cap allows falls short even as the table's own
-    # measurement of every layer at once says whole plans save (a share above 1: single savings understated)
-    if not first.reached and first.saved_ms * max(table.share_together(), 1.0) < first.required_ms:
+    # measurement of every layer at once says whole plans save (a share above 1: single savings understated),
+    # and by more than the fitted table's own error
+    if (not first.reached and first.saved_ms * max(table.share_together(), 1.0) < first.required_ms
+            and first.predicted_ms > target_ms * (1 + tolerance(table))):
         raise latency_target.cannot_reach(text, target_ms, first)
     return LatencyGoal(table, path, target_ms, text, target_speedup is not None, knapsack)
+
+
+def tolerance(table) -> float:
+    """How far the table's prediction may miss (twice its fit's leave-one-out mean error; 0 for a table of
+    single layers): a target the most the cap allows misses by less is measured, not refused."""
+    return 2 * table.fit["loo_mean_error"] if table.fit else 0.0
 
 
 def predictor_settings(table, path: Path):
@@ -227,7 +235,7 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
         log("prune-train", f"the table's summed single-layer savings kept {share:.2f} of themselves with every layer "
                            f"pruned at once: aiming first at {first_aim:.3f} ms in its additive terms")
     outcome = latency_target.reach(goal.target_ms, knapsack.choose, measure, max_iterations, goal.text,
-                                   first_aim_ms=first_aim)
+                                   first_aim_ms=first_aim, tolerance=tolerance(table))
     iterations = [dict(it, **seen, measured_speedup=seen["base_ms"] / seen["measured_ms"])
                   for it, seen in zip(outcome.iterations, raw)]
     final = iterations[outcome.chosen - 1]  # the measured model that met the target with the least loss
