@@ -100,13 +100,7 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
                f"already in {out}), {rounds} rounds x {repeats} runs each")
     if todo or together:
         started = time.perf_counter()
-        reshaper = Reshaper(net, task.input_shapes(info.input_size))
-        proven, why = _prove(reshaper, pruner, every, net, feeds, settings)
-        table.rewritten = proven and table.rewritten is not False
-        log(STAGE, "pruned programs derived from the unpruned export (proven on this model)" if proven
-            else f"every pruned model is exported (deriving its program failed the proof: {why})")
-        base = predictor_for(reshaper.program, reshaper.params, settings)
-        table.base_flops = table.base_flops or int(info.stats["flops"])  # model_stats at training time
+        reshaper, proven, base = _setup(table, pruner, every, net, info, task, feeds, settings)
         if not table.layer_base_ms:
             first = alternate([base], feeds, rounds, repeats)[0]
             table.update_base(fallback=(first.median_ms, first.spread_ms))
@@ -139,13 +133,7 @@ def _plans_table(table: lat.LatencyTable, out: Path, pruner, net, info, task, fe
                f"runs each")
     if todo:
         started = time.perf_counter()
-        reshaper = Reshaper(net, task.input_shapes(info.input_size))
-        proven, why = _prove(reshaper, pruner, every, net, feeds, settings)
-        table.rewritten = proven and table.rewritten is not False
-        log(STAGE, "pruned programs derived from the unpruned export (proven on this model)" if proven
-            else f"every pruned model is exported (deriving its program failed the proof: {why})")
-        base = predictor_for(reshaper.program, reshaper.params, settings)
-        table.base_flops = table.base_flops or int(info.stats["flops"])  # model_stats at training time
+        reshaper, proven, base = _setup(table, pruner, every, net, info, task, feeds, settings)
         table.seconds += time.perf_counter() - started
         progress = Progress(STAGE, len(todo))
         for index, plan in todo:
@@ -175,6 +163,19 @@ def _plans_table(table: lat.LatencyTable, out: Path, pruner, net, info, task, fe
     log(STAGE, f"base {table.base_ms:.2f} ms; {len(table.plans)} plans timed in {table.seconds:.1f} s{fit}; "
                f"written to {out}")
     return table
+
+
+def _setup(table: lat.LatencyTable, pruner, every: list[str], net, info, task, feeds: list[np.ndarray],
+           settings: PredictorSettings):
+    """Before timing: the unpruned export (a Reshaper), whether pruned programs can be derived from it (proven
+    on this model, recorded in the table), and the unpruned predictor. Returns (reshaper, proven, base)."""
+    reshaper = Reshaper(net, task.input_shapes(info.input_size))
+    proven, why = _prove(reshaper, pruner, every, net, feeds, settings)
+    table.rewritten = proven and table.rewritten is not False
+    log(STAGE, "pruned programs derived from the unpruned export (proven on this model)" if proven
+        else f"every pruned model is exported (deriving its program failed the proof: {why})")
+    table.base_flops = table.base_flops or int(info.stats["flops"])  # model_stats at training time
+    return reshaper, proven, predictor_for(reshaper.program, reshaper.params, settings)
 
 
 def _prove(reshaper, pruner, layers: list[str], net, feeds: list[np.ndarray],
