@@ -562,3 +562,12 @@ def test_the_knapsack_spreads_loss_over_layers_rather_than_wrecking_one():
     choice = Knapsack(sens, table, 1.0, dict.fromkeys(sens, WIDE)).choose(20.0 - 6.0)
     assert choice.ratios == {"b": 0.5, "c": 0.5} and choice.cost == pytest.approx(0.02)
     assert cost_of(-0.01) == 0.0
+
+
+def test_a_target_past_every_layers_largest_ratio_does_not_advise_a_larger_cap():
+    sens, table, knapsack = linear_case()
+    loose = Knapsack(sens, table, 1.0, dict.fromkeys(sens, WIDE))  # nothing bounded by the cap
+    with pytest.raises(SlimpipeError) as error:
+        reach(loose.most().predicted_ms / 1.5, loose.choose, lambda ratios: 1.0)
+    assert "every layer is at its largest measured ratio" in str(error.value)
+    assert "raise --max-layer-loss" not in str(error.value) and "make more layers prunable" in str(error.value)

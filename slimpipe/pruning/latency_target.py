@@ -302,7 +302,9 @@ def cannot_reach(text: str, target_ms: float, limit: Choice, iterations: list[di
     return fail(f"{text} cannot be reached under --max-layer-loss {limit.max_layer_loss:g} "
                 f"({limit.base_ms / target_ms:.2f}x, {target_ms:.3f} ms): the best reachable is {figure}"
                 + _bounding_text(limit.bounding, limit.max_layer_loss)
-                + "; raise --max-layer-loss or aim lower")
+                + ("; raise --max-layer-loss or aim lower" if limit.bounding else
+                   "; a larger cap cannot help: make more layers prunable (a detector's backbone: model option "
+                   "prune_backbone) or aim lower"))
 
 
 def _bounding_text(bounding: list[str], cap: float, at_limit: bool = True) -> str:
