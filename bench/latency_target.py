@@ -22,7 +22,6 @@ CAPS = (None, 0.3, 0.5)  # --max-layer-loss tried in turn: the default, then lar
 def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP) -> list[str]:
     from slimpipe.stages.benchmark import benchmark
     from slimpipe.stages.latency_table import latency_table
-    from slimpipe.stages.prune_train import prune_train
 
     demo = demo_dir(work, task)
     results, data = demo / "results", demo / f"{task}-sample"
@@ -36,21 +35,11 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
     table_s = time.perf_counter() - start
     cmd_prune = (f"slimpipe prune-train --model .../model --sensitivities .../sensitivities.json --latency-table "
                  f"L.json --target-speedup {target:g} --epochs {settings.prune_epochs}")
-    refusals = []
-    for cap in CAPS:  # the default loss cap first; a larger one when the error says the cap bounds the target
-        start = time.perf_counter()
-        try:
-            info = prune_train(results / "model", data, results / "sensitivities.json", out / "pruned",
-                               latency_table=out / "latency.json", target_speedup=target, max_layer_loss=cap,
-                               epochs=settings.prune_epochs, batch_size=settings.batch_size, overwrite=True)
-        except SlimpipeError as exc:
-            refusals.append((f"prune-train --max-layer-loss {cap if cap else 'default'}: target not reached",
-                             str(exc).replace("|", "/"), "-", None, cmd_prune))
-            continue
-        prune_s = time.perf_counter() - start
-        cmd_prune += f" --max-layer-loss {cap}" if cap else ""
-        break
-    else:
+    info, cap, prune_s, refused = prune_with_caps(results, data, out, out / "pruned", target, CAPS, settings)
+    refusals = [(f"prune-train --max-layer-loss {c if c else 'default'}: target not reached", message, "-", None,
+                 cmd_prune) for c, message in refused]
+    cmd_prune += f" --max-layer-loss {cap}" if cap else ""
+    if info is None:
         return [f"## Latency target: {task} demo model at --target-speedup {target:g}", "",
                 *table([("Latency table: layers x ratios, time", f"{len(tbl.saved)} x {len(tbl.ratios)}, "
                          f"{table_s:.0f} s (unpruned {tbl.base_ms:.2f} ms)", "-", None, cmd_table), *refusals]), ""]
@@ -105,7 +94,6 @@ def matched_speed_row(results: Path, data: Path, out: Path, base: BenchmarkResul
     """Prune-train at MATCH times the eval_metric_loss model's own speed-up (measured side by side), then
     compare the two models' speed and metric drop side by side."""
     from slimpipe.stages.benchmark import benchmark
-    from slimpipe.stages.prune_train import prune_train
 
     loss_speedup = side_by_side(results / "model", results / "pruned", data)["speedup"]
     target = round(MATCH * loss_speedup, 2)
@@ -114,18 +102,12 @@ def matched_speed_row(results: Path, data: Path, out: Path, base: BenchmarkResul
     cmd = cmd_prune.split(" --max-layer-loss")[0].replace("--target-speedup 2 ", f"--target-speedup {target:g} ", 1)
     metric = METRIC_TITLES.get(base.metric, base.metric)
     loss_drop = 100 * (base.metric_value - loss_model.metric_value)
-    for larger in CAPS[CAPS.index(cap):]:  # from the cap that reached 2x, larger ones as the 2x run does
-        try:
-            prune_train(results / "model", data, results / "sensitivities.json", out / "pruned-matched",
-                        latency_table=out / "latency.json", target_speedup=target, max_layer_loss=larger,
-                        epochs=settings.prune_epochs, batch_size=settings.batch_size, overwrite=True)
-        except SlimpipeError as exc:
-            refused = str(exc).replace("|", "/")
-            continue
-        cmd += f" --max-layer-loss {larger}" if larger else ""
-        break
-    else:
-        return (title, "not reached: " + refused, f">= {MATCH:g}x at the same metric loss", False, cmd)
+    # from the cap that reached 2x, larger ones as the 2x run does
+    info, larger, _, refused = prune_with_caps(results, data, out, out / "pruned-matched", target,
+                                            CAPS[CAPS.index(cap):], settings)
+    if info is None:
+        return (title, "not reached: " + refused[-1][1], f">= {MATCH:g}x at the same metric loss", False, cmd)
+    cmd += f" --max-layer-loss {larger}" if larger else ""
     model = benchmark(out / "pruned-matched", data, out / "benchmark-matched.json", overwrite=True)
     vs = side_by_side(results / "pruned", out / "pruned-matched", data)
     drop = 100 * (base.metric_value - model.metric_value)
@@ -133,3 +115,23 @@ def matched_speed_row(results: Path, data: Path, out: Path, base: BenchmarkResul
                    f"{-loss_drop:+.2f} (loss model) vs {-drop:+.2f} (latency model) points",
             f">= {MATCH:g}x at the same metric loss (drop within 0.5 point of the loss model's)",
             vs["speedup"] >= MATCH and drop <= max(loss_drop, 0) + 0.5, cmd)
+
+
+def prune_with_caps(results: Path, data: Path, out: Path, pruned: Path, target: float, caps, settings):
+    """prune-train the demo's model at --target-speedup `target` into `pruned`, under each --max-layer-loss of
+    `caps` in turn until one reaches it (the error says when the cap bounds the target). Returns (the model's
+    info or None, the cap that reached it, the seconds that try took, [(cap, refusal) for each that did not])."""
+    from slimpipe.stages.prune_train import prune_train
+
+    refused = []
+    for cap in caps:
+        start = time.perf_counter()
+        try:
+            info = prune_train(results / "model", data, results / "sensitivities.json", pruned,
+                               latency_table=out / "latency.json", target_speedup=target, max_layer_loss=cap,
+                               epochs=settings.prune_epochs, batch_size=settings.batch_size, overwrite=True)
+        except SlimpipeError as exc:
+            refused.append((cap, str(exc).replace("|", "/")))
+            continue
+        return info, cap, time.perf_counter() - start, refused
+    return None, None, None, refused

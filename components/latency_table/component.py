@@ -11,10 +11,11 @@ def latency_table(model: Input[Model], dataset: Input[Dataset], latency_table: O
                   shard: str = "", rounds: int = 0, repeats: int = 0, measure: bool = True, method: str = "",
                   plans: int = 0):
     """Time the exported model pruned by random whole plans and fit each prunable layer's saving per ratio to
-    them (method `plans`), or time each layer pruned alone at each ratio (method `layers`), against the unpruned
-    model in alternating rounds. Empty or 0 arguments take the stage's defaults: the benchmark's settings
-    (`device`, `mkldnn` on|off, `threads`, `batch`) and the stage's method, plans, ratios, rounds and repeats. With `measure` false (a run without a latency target) nothing is timed: the output records that no
-    table was asked for, and a step that needs one refuses it by that reason.
+    them (method `plans`), or time each layer pruned alone at each ratio (method `layers`), against the
+    unpruned model in alternating rounds. Empty or 0 arguments take the stage's defaults: the benchmark's
+    settings (`device`, `mkldnn` on|off, `threads`, `batch`) and the stage's method, plans, ratios, rounds
+    and repeats. With `measure` false (a run without a latency target) nothing is timed: the output records
+    that no table was asked for, and a step that needs one refuses it by that reason.
 
     Args:
         model: the trained model.

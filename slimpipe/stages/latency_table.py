@@ -154,8 +154,7 @@ def _plans_table(table: lat.LatencyTable, out: Path, pruner, net, info, task, fe
     if not shard:
         lat.apply_fit(table)
     elif table.plans:
-        bases = [p["base_ms"] for p in table.plans]
-        table.base_ms, table.base_spread_ms = float(statistics.median(bases)), lat.spread(bases)
+        lat.base_from_plans(table)
     lat.write(out, table)
     fit = (f"; fitted per-layer savings: leave-one-out latency error {100 * table.fit['loo_mean_error']:.1f}% "
            f"mean, {100 * table.fit['loo_max_error']:.1f}% largest" if table.fit else
