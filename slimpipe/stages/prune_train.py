@@ -221,9 +221,9 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
             candidate = exported_predictor(net, shapes, settings)
         base_t, pruned_t = alternate([base, candidate], feeds, MEASURE_ROUNDS, MEASURE_REPEATS)
         # pruned / unpruned, the median over paired rounds (steadier than the ratio of the two medians)
-        ratio, _ = latency_ratio(base_t.samples, pruned_t.samples)
+        ratio, ratio_spread = latency_ratio(base_t.samples, pruned_t.samples)
         raw.append({"base_ms": base_t.median_ms, "measured_ms": base_t.median_ms * ratio,
-                    "measured_spread_ms": pruned_t.spread_ms})
+                    "measured_spread_ms": base_t.median_ms * ratio_spread})
         log("prune-train", f"{len(ratios)} layers pruned: measured {base_t.median_ms * ratio:.3f} ms against the "
                            f"unpruned {base_t.median_ms:.3f} ms ({1 / ratio:.2f}x)")
         # A speed-up is judged against the unpruned model measured beside it, in the table's time
