@@ -268,6 +268,8 @@ CLI_CASES = [
     Case("mkldnn-maybe", lambda w: _stage(w, "--mkldnn", "maybe"), "'maybe': expected on or off"),
     Case("method-unknown", lambda w: _stage(w, "--method", "guess"), "invalid choice: 'guess'"),
     Case("zero-plans", lambda w: _stage(w, "--plans", "0"), "--plans: 0: must be at least 1"),
+    Case("negative-seed", lambda w: _stage(w, "--seed", "-1"), "--seed: -1: must be at least 0"),
+    Case("empty-ratios", lambda w: _stage(w, "--ratios", ""), "--ratios '': every ratio must be in (0, 1)"),
     Case("plans-for-layers", lambda w: _stage(w, "--method", "layers", "--plans", "5"),
          "plans is a count >= 1 for method plans"),
     Case("out-is-sensitivities", lambda w: ["latency-table", "--model", w.model, "--dataset", w.data, "--out", w.sens],

@@ -29,7 +29,8 @@ def add_arguments(cmd):
     cmd.add_argument("--plans", type=options.COUNT, default=None,
                      help=f"{text('plans')} (default: twice the prunable layers and {len(lat.UNIFORM_RATIOS)}, at "
                           f"least {lat.MIN_PLANS})")
-    cmd.add_argument("--seed", type=int, default=0, help="chooses the random plans (default %(default)s)")
+    cmd.add_argument("--seed", type=options.NON_NEGATIVE, default=0,
+                     help="chooses the random plans (default %(default)s)")
     cmd.add_argument("--ratios", default=None,
                      help=f"{text('ratios')} (default {','.join(map(str, lat.PLAN_RATIOS))} for plans, "
                           f"{','.join(map(str, lat.DEFAULT_RATIOS))} for layers)")
@@ -46,7 +47,7 @@ def run(args):
     from slimpipe.stages.sensitivity import parse_shard
 
     latency_table(args.model, args.dataset, args.out, device=args.device, mkldnn=args.mkldnn, threads=args.threads,
-                  batch=args.batch, ratios=parse_ratios(args.ratios) if args.ratios else None,
+                  batch=args.batch, ratios=parse_ratios(args.ratios) if args.ratios is not None else None,
                   method=args.method, plans=args.plans, seed=args.seed,
                   shard=parse_shard(args.shard) if args.shard else None, rounds=args.rounds,
                   repeats=args.repeats, overwrite=args.overwrite)

@@ -62,8 +62,10 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
     ratios = sorted({round(float(r), 4) for r in ratios})
     if not ratios or not all(0.0 < r < 1.0 for r in ratios):
         raise fail(f"ratios {ratios}: each must be in (0, 1)")
-    if seed < 0 or (plans is not None and (method != "plans" or plans < 1)):
-        raise fail(f"plans {plans} / seed {seed}: plans is a count >= 1 for method plans, seed >= 0")
+    if plans is not None and (method != "plans" or plans < 1):
+        raise fail(f"plans {plans}: plans is a count >= 1 for method plans")
+    if seed < 0:
+        raise fail(f"seed {seed}: must be 0 or more")
     for name, value in (("rounds", rounds), ("repeats", repeats), ("threads", threads), ("batch", batch)):
         if value < 1:
             raise fail(f"{name} {value}: must be at least 1")
