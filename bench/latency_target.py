@@ -48,7 +48,7 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
     lat_model = benchmark(out / "pruned", data, out / "benchmark.json", overwrite=True)
     vs_base = side_by_side(results / "model", out / "pruned", data)
     vs_loss = side_by_side(results / "pruned", out / "pruned", data)
-    matched = matched_speed_row(results, data, out, base, loss_model, cap, settings, cmd_prune)
+    matched, at_match = matched_speed_row(results, data, out, base, loss_model, cap, settings, cmd_prune)
     p = info.pruning
     metric = METRIC_TITLES.get(base.metric, base.metric)
     drop = 100 * (base.metric_value - lat_model.metric_value)
@@ -78,8 +78,9 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
         ("Latency-targeted model against the eval_metric_loss 0.05 model, side by side",
          f"{vs_loss['speedup']:.2f}x faster ({vs_loss['base_ms']:.2f} -> {vs_loss['pruned_ms']:.2f} ms); "
          f"{metric} drop {-loss_drop:+.2f} (loss model) vs {-drop:+.2f} (latency model) points",
-         ">= 1.2x at the same metric loss", vs_loss["speedup"] >= 1.2 and drop <= max(loss_drop, 0) + 0.5, cmd_lat),
+         f">= {MATCH:g}x at the same metric loss", vs_loss["speedup"] >= MATCH and same_loss(drop, loss_drop), cmd_lat),
         matched,
+        *why_not_matched(vs_loss["speedup"], drop, loss_drop, at_match, settings.prune_epochs, cmd_lat),
         ("Speed-up efficiency (speed-up / FLOPs ratio)", f"{vs_base['speedup'] / flops_ratio:.2f} "
          f"({flops_ratio:.2f}x fewer FLOPs, {len(p['ratios'])} layers pruned)", "-", None, cmd_lat),
     ]
@@ -90,9 +91,10 @@ MATCH = 1.2  # the issue's target: at the same metric loss, this much faster tha
 
 
 def matched_speed_row(results: Path, data: Path, out: Path, base: BenchmarkResult, loss_model: BenchmarkResult,
-                      cap: float | None, settings, cmd_prune: str) -> tuple:
+                      cap: float | None, settings, cmd_prune: str) -> tuple[tuple, dict | None]:
     """Prune-train at MATCH times the eval_metric_loss model's own speed-up (measured side by side), then
-    compare the two models' speed and metric drop side by side."""
+    compare the two models' speed and metric drop side by side. Returns the row and its figures
+    (loss_speedup, target, speedup over the loss model, drop in points; None when not reached)."""
     from slimpipe.stages.benchmark import benchmark
 
     loss_speedup = side_by_side(results / "model", results / "pruned", data)["speedup"]
@@ -106,15 +108,44 @@ def matched_speed_row(results: Path, data: Path, out: Path, base: BenchmarkResul
     info, larger, _, refused = prune_with_caps(results, data, out, out / "pruned-matched", target,
                                             CAPS[CAPS.index(cap):], settings)
     if info is None:
-        return (title, "not reached: " + refused[-1][1], f">= {MATCH:g}x at the same metric loss", False, cmd)
+        return (title, "not reached: " + refused[-1][1], f">= {MATCH:g}x at the same metric loss", False, cmd), None
     cmd += f" --max-layer-loss {larger}" if larger else ""
     model = benchmark(out / "pruned-matched", data, out / "benchmark-matched.json", overwrite=True)
     vs = side_by_side(results / "pruned", out / "pruned-matched", data)
     drop = 100 * (base.metric_value - model.metric_value)
-    return (title, f"{vs['speedup']:.2f}x faster ({vs['base_ms']:.2f} -> {vs['pruned_ms']:.2f} ms); {metric} drop "
-                   f"{-loss_drop:+.2f} (loss model) vs {-drop:+.2f} (latency model) points",
-            f">= {MATCH:g}x at the same metric loss (drop within 0.5 point of the loss model's)",
-            vs["speedup"] >= MATCH and drop <= max(loss_drop, 0) + 0.5, cmd)
+    row = (title, f"{vs['speedup']:.2f}x faster ({vs['base_ms']:.2f} -> {vs['pruned_ms']:.2f} ms); {metric} drop "
+                  f"{-loss_drop:+.2f} (loss model) vs {-drop:+.2f} (latency model) points",
+           f">= {MATCH:g}x at the same metric loss (drop within 0.5 point of the loss model's)",
+           same_loss(drop, loss_drop) and vs["speedup"] >= MATCH, cmd)
+    return row, {"loss_speedup": loss_speedup, "target": target, "speedup": vs["speedup"], "drop": drop}
+
+
+def same_loss(drop: float, loss_drop: float) -> bool:
+    """A latency model's metric drop (points) counts as the loss model's when at most 0.5 point worse."""
+    return drop <= max(loss_drop, 0) + 0.5
+
+
+def why_not_matched(speedup: float, drop: float, loss_drop: float, at_match: dict | None, epochs: int,
+                    cmd: str) -> list[tuple]:
+    """When neither comparison met MATCH x at the same loss: one row saying why, from the measured figures."""
+    met_at_target = speedup >= MATCH and same_loss(drop, loss_drop)
+    met_at_match = at_match is not None and at_match["speedup"] >= MATCH and same_loss(at_match["drop"], loss_drop)
+    if met_at_target or met_at_match:
+        return []
+    if at_match is None:
+        reason = (f"the tables cannot reach {MATCH:g}x the eval_metric_loss model's speed under the tried caps "
+                  "(row above)")
+    elif same_loss(at_match["drop"], loss_drop):
+        reason = (f"at {at_match['target']:g}x asked the model kept the loss model's metric but measured only "
+                  f"{at_match['speedup']:.2f}x its speed side by side (the machine's speed-ups drift about 5% "
+                  "between measurements: bench/studies/noise.py)")
+    else:
+        reason = (f"the eval_metric_loss model is already {at_match['loss_speedup']:.2f}x faster than the base; "
+                  f"{MATCH:g}x beyond it ({at_match['target']:g}x) needs ratios whose loss {epochs} epochs of "
+                  f"retraining did not recover ({at_match['drop'] - loss_drop:+.2f} points more than the loss "
+                  f"model's drop); at --target-speedup {TARGET_SPEEDUP:g} it was {speedup:.2f}x the loss model's "
+                  f"speed at {-drop:+.2f} points")
+    return [(f"Why not {MATCH:g}x at the same metric loss", reason, "-", None, cmd)]
 
 
 def prune_with_caps(results: Path, data: Path, out: Path, pruned: Path, target: float, caps, settings):

@@ -95,6 +95,7 @@ def prune_pipeline(
     sensitivity_shards: int = defaults.SENSITIVITY_SHARDS,
     sensitivity_stop_loss: float = 0.0,
     sensitivity_subset: int = 0,
+    sensitivity_workers: int = defaults.SENSITIVITY_WORKERS,
     sweep_losses: str = "",
     sweep_speedups: str = "",
     object_store_secret: str = defaults.OBJECT_STORE_SECRET,
@@ -136,6 +137,8 @@ def prune_pipeline(
         sensitivity_shards: run the sensitivity analysis as N parallel shards, then merge them.
         sensitivity_stop_loss: stop a layer's analysis once its loss reaches this (0 = off).
         sensitivity_subset: measure sensitivities on N val images, seeded and class-balanced (0 = all).
+        sensitivity_workers: processes evaluating at once in each sensitivity pod (2 CPUs, 4 GiB), sharing its
+            threads.
         sweep_losses: prune at each of these eval_metric_loss values (e.g. 0.02,0.05,0.1) and keep the fastest
             that passes the gate (empty = off).
         sweep_speedups: prune at each of these speed-up targets (e.g. 1.5,2,3) and keep the fastest that passes
@@ -166,7 +169,8 @@ def prune_pipeline(
         with dsl.ParallelFor(items=plan.output, name="sensitivity-shards") as shard:
             part = sensitivity(model=trained.outputs["model"], dataset=data.outputs["dataset"], criterion=criterion,
                                ratios=ratios, checkpoint=sensitivity_checkpoint, shard=shard,
-                               stop_loss=sensitivity_stop_loss, subset=sensitivity_subset)
+                               stop_loss=sensitivity_stop_loss, subset=sensitivity_subset,
+                               workers=sensitivity_workers)
             part.set_retry(**RETRY)  # resumable: a retried pod continues from its checkpoint
             _resources(_store_access(part, object_store_secret), "2", "4Gi")
         sens = merge_sensitivities(shards=dsl.Collected(part.outputs["sensitivities"]))

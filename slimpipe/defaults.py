@@ -25,6 +25,7 @@ EVAL_METRIC_LOSS = 0.05
 CRITERION = "l1_norm"
 SENSITIVITY_RATIOS = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9"
 SENSITIVITY_THREADS = 2
+SENSITIVITY_WORKERS = 1
 SENSITIVITY_SHARDS = 1
 
 # Benchmark: CPU with MKLDNN off, one thread, as the source documents measure.

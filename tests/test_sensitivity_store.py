@@ -160,3 +160,38 @@ def test_the_file_store_copies_the_finished_file_to_its_checkpoint(tmp_path):
     path, kept = tmp_path / "s.json", tmp_path / "ckpt.json"
     run(SensitivityFile(path, Checkpoint(str(kept), every_s=3600)))
     assert kept.read_bytes() == path.read_bytes() and json.loads(kept.read_text())["complete"]
+
+
+class Shuffled:
+    """An EvaluationPool of `size` that finishes pairs newest first (as parallel workers may), and records what
+    was in flight whenever a pair was submitted."""
+
+    def __init__(self, size):
+        self.size, self.waiting, self.flights = size, [], []
+
+    def submit(self, layer, ratio):
+        self.waiting.append((layer, ratio))
+        self.flights.append(list(self.waiting))
+
+    def result(self):
+        layer, ratio = self.waiting.pop()
+        return layer, ratio, metric(layer, ratio)
+
+
+def test_a_pool_fills_every_slot_and_its_results_are_stored_as_a_sequential_run_stores_them():
+    pool = Shuffled(3)
+    data = run(MemoryStore(), ratios=(0.2, 0.4, 0.6), evaluate=pool)
+    sequential = run(MemoryStore(), ratios=(0.2, 0.4, 0.6))
+    assert max(len(f) for f in pool.flights) == 3
+    assert json.dumps(data["sensitivities"]) == json.dumps(sequential["sensitivities"])  # same values, same order
+    assert data["evaluations"] == 6 and data["complete"]
+
+
+def test_with_early_stop_a_pool_keeps_one_pair_of_a_layer_in_flight_and_never_evaluates_a_capped_one():
+    pool = Shuffled(2)
+    header = dict(HEADER, stop_loss=0.2)  # b reaches 0.2 at ratio 0.4: 0.6 and 0.8 are capped
+    data = run(MemoryStore(), ratios=(0.2, 0.4, 0.6, 0.8), header=header, evaluate=pool)
+    assert all(len({layer for layer, _ in f}) == len(f) for f in pool.flights)
+    asked = [pair for f in pool.flights for pair in f[-1:]]
+    assert ("b", 0.6) not in asked and ("b", 0.8) not in asked
+    assert data["capped"] == {"b": ["0.6", "0.8"]} and data["evaluations"] == 6

@@ -23,7 +23,7 @@ EXCLUSIVE = ("eval_metric_loss", "pruned_flops", "target_speedup", "target_laten
 TYPES = {"epochs": options.COUNT, "prune_epochs": options.COUNT, "batch_size": options.COUNT,
          "benchmark_threads": options.COUNT, "benchmark_repeats": options.COUNT,
          "benchmark_warmup": options.NON_NEGATIVE, "sensitivity_shards": options.COUNT,
-         "sensitivity_subset": options.NON_NEGATIVE, "input_size": options.NON_NEGATIVE,
+         "sensitivity_subset": options.NON_NEGATIVE, "sensitivity_workers": options.COUNT, "input_size": options.NON_NEGATIVE,
          "align": options.bounded(int, -1), "sensitivity_stop_loss": options.bounded(float, 0.0),
          "eval_metric_loss": options.FINITE, "pruned_flops": options.FINITE, "max_drop_points": options.FINITE,
          "target_speedup": options.FINITE, "target_latency_ms": options.FINITE,

@@ -19,6 +19,8 @@ def add_arguments(cmd):
     cmd.add_argument("--ratios", default=defaults.SENSITIVITY_RATIOS, help=text("ratios", defaults.SENSITIVITY_RATIOS))
     cmd.add_argument("--threads", type=options.COUNT, default=defaults.SENSITIVITY_THREADS,
                      help=text("threads", defaults.SENSITIVITY_THREADS))
+    cmd.add_argument("--workers", type=options.COUNT, default=defaults.SENSITIVITY_WORKERS,
+                     help=text("workers", defaults.SENSITIVITY_WORKERS))
     cmd.add_argument("--checkpoint", default=None, help=text("checkpoint"))
     cmd.add_argument("--shard", default=None, metavar="I/N", help=f"{text('shard')}; join with merge-sensitivities")
     cmd.add_argument("--stop-loss", type=options.POSITIVE, default=None, metavar="CAP", help=text("stop_loss"))
@@ -32,6 +34,6 @@ def run(args):
     from slimpipe.stages.sensitivity import parse_shard, sensitivity
 
     sensitivity(args.model, args.dataset, args.out, criterion=args.criterion, ratios=parse_ratios(args.ratios),
-                threads=args.threads, checkpoint=args.checkpoint,
+                threads=args.threads, workers=args.workers, checkpoint=args.checkpoint,
                 shard=parse_shard(args.shard) if args.shard else None, stop_loss=args.stop_loss,
                 subset=args.subset, seed=args.seed, overwrite=args.overwrite)

@@ -171,39 +171,115 @@ def check_matches(data: dict[str, Any], path: Path, arch: str, fingerprint: str,
         raise fail(f"{path}: layer {unknown[0]!r} is not a prunable layer of this model")
 
 
+class EvaluationPool(Protocol):
+    """Evaluates (layer, ratio) pairs, up to `size` at once, and hands back the metrics as they finish."""
+
+    size: int
+
+    def submit(self, layer: str, ratio: float) -> None:
+        """Start evaluating `layer` pruned at `ratio` (at most `size` submitted and not yet returned)."""
+
+    def result(self) -> tuple[str, float, float]:
+        """The next finished (layer, ratio, metric), waiting for one if none has finished."""
+
+
+class InProcess:
+    """An EvaluationPool of one, in the caller's process: a pair is evaluated when its result is asked for."""
+
+    size = 1
+
+    def __init__(self, evaluate: Callable[[str, float], float]):
+        self.evaluate, self.waiting = evaluate, []
+
+    def submit(self, layer: str, ratio: float) -> None:
+        self.waiting.append((layer, ratio))
+
+    def result(self) -> tuple[str, float, float]:
+        layer, ratio = self.waiting.pop(0)
+        return layer, ratio, self.evaluate(layer, ratio)
+
+
 def compute(store: SensitivityStore, header: dict[str, Any], layers: list[str], ratios: list[float],
-            baseline: float, evaluate_pruned: Callable[[str, float], float]) -> dict[str, Any]:
+            baseline: float, evaluate: Callable[[str, float], float] | EvaluationPool) -> dict[str, Any]:
     """Fill in every (layer, ratio) pair that `store.load()` lacks, handing each result to `store.record`;
-    returns the finished record. `header["stop_loss"]` (or None) stops a layer early."""
+    returns the finished record. `evaluate` is a function of (layer, ratio) returning the metric, or a pool
+    that evaluates several pairs at once. `header["stop_loss"]` (or None) stops a layer early: then a layer
+    has one pair in flight at a time, so a capped ratio is never evaluated, as in a sequential run."""
+    pool = evaluate if hasattr(evaluate, "submit") else InProcess(evaluate)
     data = _start_or_resume(store.load(), store.where, header, ratios, baseline)
     cap = data.get("stop_loss")
-    todo = [(layer, r) for layer in layers for r in sorted(ratios)
-            if ratio_key(r) not in data["sensitivities"].get(layer, {})]
-    logger.info("%d layers x %d ratios: %d evaluations at most, %d already in %s%s", len(layers), len(ratios),
-                len(todo), len(layers) * len(ratios) - len(todo), store.where,
-                f"; a layer stops at loss {cap}" if cap is not None else "")
-    store.start(data, len(todo))
-    spent = data.get("seconds_evaluating", 0.0)
-    for layer, ratio in todo:
-        if cap is not None and _reached(data, layer, ratio, cap):
-            data["sensitivities"].setdefault(layer, {})[ratio_key(ratio)] = cap
-            data.setdefault("capped", {}).setdefault(layer, []).append(ratio_key(ratio))
-            store.record(data, layer, ratio, cap, capped=True)
+    pending = {layer: [r for r in sorted(ratios) if ratio_key(r) not in data["sensitivities"].get(layer, {})]
+               for layer in layers}
+    pending = {layer: todo for layer, todo in pending.items() if todo}
+    todo = sum(len(v) for v in pending.values())
+    logger.info("%d layers x %d ratios: %d evaluations at most, %d already in %s%s%s", len(layers), len(ratios),
+                todo, len(layers) * len(ratios) - todo, store.where,
+                f"; a layer stops at loss {cap}" if cap is not None else "",
+                f"; {pool.size} evaluations at once" if pool.size > 1 else "")
+    store.start(data, todo)
+    spent, start = data.get("seconds_evaluating", 0.0), time.perf_counter()
+    in_flight: list[tuple[str, float]] = []
+    while pending or in_flight:
+        while len(in_flight) < pool.size:
+            pair = _next_pair(pending, in_flight, data, store, cap)
+            if pair is None:
+                break
+            pool.submit(*pair)
+            in_flight.append(pair)
+        if not in_flight:
             continue
-        start = time.perf_counter()
-        loss = relative_loss(baseline, evaluate_pruned(layer, ratio))
+        layer, ratio, metric = pool.result()
+        in_flight.remove((layer, ratio))
+        loss = relative_loss(baseline, metric)
         if not math.isfinite(loss):
             raise fail(f"layer {layer!r} pruned at ratio {ratio_key(ratio)} gave a metric that is not a finite "
                        f"number (loss {loss}); nothing more is recorded in {store.where}")
-        spent += time.perf_counter() - start
-        data["sensitivities"].setdefault(layer, {})[ratio_key(ratio)] = loss
+        _put(data, layer, ratio, loss)
         data["evaluations"] += 1
-        data["seconds_evaluating"] = spent
-        data["seconds_per_evaluation"] = spent / data["evaluations"]
+        data["seconds_evaluating"] = spent + time.perf_counter() - start
+        data["seconds_per_evaluation"] = data["seconds_evaluating"] / data["evaluations"]
         store.record(data, layer, ratio, loss, capped=False)
+    data["sensitivities"] = {layer: data["sensitivities"][layer] for layer in
+                             sorted(data["sensitivities"], key=_order(layers))}
     data["complete"] = True
     store.finish(data)
     return data
+
+
+def _next_pair(pending: dict[str, list[float]], in_flight: list[tuple[str, float]], data: dict[str, Any],
+               store: SensitivityStore, cap: float | None) -> tuple[str, float] | None:
+    """The next pair to evaluate, in layer then ratio order, recording (and skipping) capped ones; None when
+    every pending pair waits on a layer that is in flight (early stop) or nothing is pending."""
+    busy = {layer for layer, _ in in_flight}
+    for layer in list(pending):
+        if cap is not None and layer in busy:
+            continue
+        ratios = pending[layer]
+        while ratios:
+            ratio = ratios.pop(0)
+            if cap is not None and _reached(data, layer, ratio, cap):
+                _put(data, layer, ratio, cap)
+                data.setdefault("capped", {}).setdefault(layer, []).append(ratio_key(ratio))
+                store.record(data, layer, ratio, cap, capped=True)
+                continue
+            if not ratios:
+                del pending[layer]
+            return layer, ratio
+        del pending[layer]
+    return None
+
+
+def _put(data: dict[str, Any], layer: str, ratio: float, loss: float) -> None:
+    """Record a loss, keeping the layer's ratios in increasing order whatever order results arrive in."""
+    losses = data["sensitivities"].setdefault(layer, {})
+    losses[ratio_key(ratio)] = loss
+    data["sensitivities"][layer] = dict(sorted(losses.items(), key=lambda kv: float(kv[0])))
+
+
+def _order(layers: list[str]) -> Callable[[str], int]:
+    """Sort key: the analysis's layer order, then layers it does not list (a resumed file's) after them."""
+    rank = {layer: i for i, layer in enumerate(layers)}
+    return lambda layer: rank.get(layer, len(rank))
 
 
 def _reached(data: dict[str, Any], layer: str, ratio: float, cap: float) -> bool:

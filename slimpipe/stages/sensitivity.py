@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from slimpipe.pruning import sensitivity as sens
 from slimpipe.pruning.channels import ChannelPruner
 from slimpipe.pruning.masked_eval import MaskedEvaluator
 from slimpipe.stages.common import load_split_for
+from slimpipe.stages.sensitivity_workers import ProcessPool, Setup
 from slimpipe.tasks import get_task
 
 PROBE_IMAGES = 8  # val images on which the masked evaluator proves its way of writing masked values
@@ -23,17 +24,20 @@ PROBE_IMAGES = 8  # val images on which the masked evaluator proves its way of w
 
 def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criterion: str = defaults.CRITERION,
                 ratios: Sequence[float] = sens.DEFAULT_RATIOS, threads: int = defaults.SENSITIVITY_THREADS,
-                checkpoint: str | None = None, shard: tuple[int, int] | None = None,
-                stop_loss: float | None = None, subset: int | None = None, seed: int = 0,
-                overwrite: bool = False) -> dict[str, Any]:
+                workers: int = defaults.SENSITIVITY_WORKERS, checkpoint: str | None = None,
+                shard: tuple[int, int] | None = None, stop_loss: float | None = None, subset: int | None = None,
+                seed: int = 0, overwrite: bool = False) -> dict[str, Any]:
     """Measure every prunable layer (or shard (i, n)'s share of them) at every ratio; resumes from `out` if
     it holds a partial run, or from `checkpoint` (an object-store URI or a path) where `out` does not exist
-    yet. `stop_loss` stops a layer early; `subset` measures on that many val images (seeded, balanced)."""
+    yet. `stop_loss` stops a layer early; `subset` measures on that many val images (seeded, balanced);
+    `workers` processes evaluate at once, sharing `threads` (see sensitivity_workers.py)."""
     atomic.claim(out, "sensitivity", {"model": model, "dataset": dataset, "checkpoint": checkpoint}, overwrite,
                  folder=False, ours=atomic.json_tagged(sens.FORMAT))
     check_shard(shard)
     if stop_loss is not None and stop_loss <= 0:
         raise fail(f"stop loss {stop_loss}: must be > 0")
+    if workers < 1:
+        raise fail(f"workers {workers}: must be at least 1")
     if checkpoint and shard:
         checkpoint = shard_checkpoint(checkpoint, shard)
     keeper = Checkpoint(checkpoint) if checkpoint else None
@@ -44,23 +48,17 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
         raise fail(f"--subset {subset}: the val split of {dataset} has only {len(val)} images")
     if keeper:  # only once the inputs are known good: restoring writes `out`
         keeper.restore(Path(out))
-    if subset:
-        val = val.subset(balanced_indices(task.strata(val), subset, seed))
+    val = _subset(val, task, subset, seed)
     pruner = ChannelPruner(net, info.input_shape(), criterion)
     every = pruner.verified_layers(info.input_shape())
     layers = every[shard[0]::shard[1]] if shard else every
-    probe = task.feeds(val, np.arange(min(PROBE_IMAGES, len(val))))
-    evaluator = MaskedEvaluator(net, task.input_shapes(info.input_size), probe, threads=threads, fold=True)
+    threads = max(1, threads // workers)  # each process's share
+    evaluator = _evaluator(net, task, info, val, threads)
     with evaluator.predictor() as predictor:
         baseline = float(evaluate(predictor, task, val)[task.metric_name])
     log("sensitivity", f"baseline {task.metric_name} {baseline:.4f} on {len(val)} val images "
                        f"({len(layers)} prunable layers{_shard_text(shard, len(every))}, "
-                       f"criterion {criterion})")
-
-    def evaluate_pruned(layer: str, ratio: float) -> float:
-        with pruner.masked(layer, ratio) as changed, evaluator.predictor(changed) as predictor:
-            return float(evaluate(predictor, task, val)[task.metric_name])
-
+                       f"criterion {criterion}{_workers_text(workers, threads)})")
     header = {"task": info.task, "arch": info.arch, "fingerprint": pruner.fingerprint(),
               "metric": task.metric_name, "criterion": criterion,
               "layers": {layer: pruner.channels[layer] for layer in layers},
@@ -68,7 +66,43 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
               "shard": list(shard) if shard else None, "stop_loss": stop_loss,
               "in_place_evaluation": evaluator.in_place, "folded_evaluation": evaluator.folded,
               "subset": {"images": len(val), "seed": seed} if subset else None}
-    return sens.compute(SensitivityFile(Path(out), keeper), header, layers, list(ratios), baseline, evaluate_pruned)
+    evaluate_pruned = _evaluate_pruned(pruner, evaluator, task, val)
+    store = SensitivityFile(Path(out), keeper)
+    if workers == 1:
+        return sens.compute(store, header, layers, list(ratios), baseline, evaluate_pruned)
+    setup = Setup(str(model), str(dataset), criterion, threads, subset, seed)
+    with ProcessPool(workers, evaluate_pruned, setup, worker_evaluator) as pool:
+        return sens.compute(store, header, layers, list(ratios), baseline, pool)
+
+
+def _subset(val, task, subset: int | None, seed: int):
+    return val.subset(balanced_indices(task.strata(val), subset, seed)) if subset else val
+
+
+def _evaluator(net, task, info, val, threads: int) -> MaskedEvaluator:
+    probe = task.feeds(val, np.arange(min(PROBE_IMAGES, len(val))))
+    return MaskedEvaluator(net, task.input_shapes(info.input_size), probe, threads=threads, fold=True)
+
+
+def _evaluate_pruned(pruner: ChannelPruner, evaluator: MaskedEvaluator, task, val) -> Callable[[str, float], float]:
+    def evaluate_pruned(layer: str, ratio: float) -> float:
+        with pruner.masked(layer, ratio) as changed, evaluator.predictor(changed) as predictor:
+            return float(evaluate(predictor, task, val)[task.metric_name])
+
+    return evaluate_pruned
+
+
+def worker_evaluator(setup: Setup) -> Callable[[str, float], float]:
+    """A worker process's evaluate function, built as the stage builds its own (inputs already checked)."""
+    net, info = modeldir.load(setup.model)
+    task = get_task(info.task)
+    val = _subset(load_split_for(info, setup.dataset, "val"), task, setup.subset, setup.seed)
+    pruner = ChannelPruner(net, info.input_shape(), setup.criterion)
+    return _evaluate_pruned(pruner, _evaluator(net, task, info, val, setup.threads), task, val)
+
+
+def _workers_text(workers: int, threads: int) -> str:
+    return f", {workers} worker processes x {threads} thread(s)" if workers > 1 else f", {threads} thread(s)"
 
 
 class SensitivityFile:
