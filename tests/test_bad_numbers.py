@@ -49,6 +49,8 @@ CASES = [
     Case("sensitivity-threads-zero", lambda w: sens(w, "--threads", "0"), "argument --threads: 0"),
     Case("sensitivity-threads-negative", lambda w: sens(w, "--threads", "-2"), "argument --threads: -2"),
     Case("sensitivity-subset-zero", lambda w: sens(w, "--subset", "0"), "argument --subset: 0"),
+    Case("sensitivity-workers-zero", lambda w: sens(w, "--workers", "0"), "argument --workers: 0"),
+    Case("sensitivity-workers-text", lambda w: sens(w, "--workers", "two"), "argument --workers: 'two'"),
     Case("sensitivity-stop-loss-nan", lambda w: sens(w, "--stop-loss", "nan"), "argument --stop-loss: 'nan'"),
     Case("sensitivity-stop-loss-negative", lambda w: sens(w, "--stop-loss", "-0.5"), "argument --stop-loss: -0.5"),
     Case("sensitivity-seed-negative", lambda w: sens(w, "--subset", "5", "--seed", "-5"), "argument --seed: -5"),
