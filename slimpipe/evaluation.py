@@ -10,13 +10,18 @@ from slimpipe.tasks import Split, Task
 Forward = Callable[[list[np.ndarray]], Any]  # an array, or a tuple of arrays for several outputs
 
 
-def evaluate(forward: Forward, task: Task, split: Split, batch_size: int = 128) -> dict[str, Any]:
+BATCH_SIZE = 128
+
+
+def evaluate(forward: Forward, task: Task, split: Split, batch_size: int = BATCH_SIZE) -> dict[str, Any]:
     """The task's metrics over `split`, computed batch by batch in order."""
-    outputs = []
+    return task.score([forward(feeds) for feeds in batches(task, split, batch_size)], split)
+
+
+def batches(task: Task, split: Split, batch_size: int = BATCH_SIZE):
+    """The task's feeds for `split`, batch by batch in order."""
     for start in range(0, len(split), batch_size):
-        index = np.arange(start, min(start + batch_size, len(split)))
-        outputs.append(forward(task.feeds(split, index)))
-    return task.score(outputs, split)
+        yield task.feeds(split, np.arange(start, min(start + batch_size, len(split))))
 
 
 def dygraph_forward(model) -> Forward:

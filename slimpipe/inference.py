@@ -150,6 +150,14 @@ class Predictor:
         self._inputs = [self._p.get_input_handle(n) for n in self._p.get_input_names()]
         self._outputs = [self._p.get_output_handle(n) for n in self._p.get_output_names()]
 
+    @property
+    def input_names(self) -> list[str]:
+        return list(self._p.get_input_names())
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self._p.get_output_names())
+
     def feed(self, arrays: list[np.ndarray]) -> None:
         for handle, array in zip(self._inputs, arrays):
             handle.reshape(list(array.shape))

@@ -63,6 +63,7 @@ RESHAPES = ("reshape2", "unsqueeze2", "squeeze2")  # ops that keep a tensor's va
 OPTIMIZED_PROGRAM = "_optimized.pdmodel"  # what Paddle Inference writes with enable_save_optim_model
 
 Values = Callable[[str], np.ndarray]
+Reference = Callable[[dict[str, np.ndarray]], object]  # changed parameters -> outputs on the probe
 
 
 def index_params(program: bytes, params: bytes) -> dict[str, tuple[int, int]]:
@@ -231,27 +232,66 @@ class MaskedEvaluator:
         from slimpipe.modeldir import export
 
         tensors = list(model.parameters()) + list(model.buffers())
-        self._shapes = {t.name: tuple(t.shape) for t in tensors if t.persistable}
+        shapes = {t.name: tuple(t.shape) for t in tensors if t.persistable}
         with tempfile.TemporaryDirectory(prefix="slimpipe-masked-") as tmp:
             export(model, f"{tmp}/model", input_shapes)
-            self._program = Path(f"{tmp}/model.pdmodel").read_bytes()
-            self._params = Path(f"{tmp}/model.pdiparams").read_bytes()
+            program, params = Path(f"{tmp}/model.pdmodel").read_bytes(), Path(f"{tmp}/model.pdiparams").read_bytes()
+        self._reference = None
+        self._setup(program, params, shapes, probe, threads, deleted_passes, fold)
+
+    @classmethod
+    def of_program(cls, program: bytes, params: bytes, probe: list[np.ndarray], threads: int = 2,
+                   deleted_passes: tuple[str, ...] = WEIGHT_FOLDING_PASSES, fold: bool = False,
+                   reference: Reference | None = None) -> "MaskedEvaluator":
+        """The same for an exported program and its parameter file, given as bytes (the shapes are the
+        program's); `probe` feeds its inputs in order. `reference`: what the proof compares with, the
+        outputs on `probe` with some parameters changed (default: a predictor built from a patched file)."""
+        from slimpipe import pdformat
+
+        shapes = {name: shape for name, (_, shape) in
+                  pdformat.read_program(Path("exported model.pdmodel"), program).items()}
+        evaluator = cls.__new__(cls)
+        evaluator._reference = reference
+        evaluator._setup(program, params, shapes, probe, threads, deleted_passes, fold, announce=False)
+        return evaluator
+
+    def _setup(self, program: bytes, params: bytes, shapes: dict[str, tuple[int, ...]], probe: list[np.ndarray],
+               threads: int, deleted_passes: tuple[str, ...], fold: bool, announce: bool = True) -> None:
+        self._program, self._params, self._shapes, self.threads = program, params, shapes, threads
         self._index = index_params(self._program, self._params)
         if set(self._index) != set(self._shapes):
             raise RuntimeError("the exported parameter file does not hold the model's persistable tensors")
         self.folded = fold and self._take_folded(threads, probe)
         if self.folded:
             self.in_place = True
-            log("sensitivity", f"one predictor for every evaluation, batch norm folded into "
-                               f"{len(self._plan.folds)} convolutions: the masked network's folded tensors "
-                               f"written in place")
+            if announce:
+                log("sensitivity", f"one predictor for every evaluation, batch norm folded into "
+                                   f"{len(self._plan.folds)} convolutions: the masked network's folded tensors "
+                                   f"written in place")
             return
         self._settings = PredictorSettings(mkldnn=True, threads=threads, deleted_passes=deleted_passes)
         self._plan = ScopePlan.identity(self._shapes)
         self._shared = self._build(self._params)
         self.in_place = self._overwrite_works(probe)
-        log("sensitivity", "one predictor for every evaluation: masked parameters overwritten in place" if self.in_place
-            else "this model's predictor folds parameters together: building one predictor per evaluation")
+        if announce:
+            log("sensitivity", "one predictor for every evaluation: masked parameters overwritten in place"
+                if self.in_place else "this model's predictor folds parameters together: building one predictor per "
+                                      "evaluation")
+
+    @property
+    def program(self) -> bytes:
+        """The exported program evaluated (a ProgramDesc)."""
+        return self._program
+
+    @property
+    def params(self) -> bytes:
+        """Its exported parameter file."""
+        return self._params
+
+    @property
+    def parameter_names(self) -> list[str]:
+        """The exported parameters (the persistable tensors of the program)."""
+        return list(self._shapes)
 
     def _take_folded(self, threads: int, probe: list[np.ndarray]) -> bool:
         """Build the predictor with every pass, map its scope (ScopePlan) and prove the folded path."""
@@ -331,8 +371,8 @@ class MaskedEvaluator:
         """Whether the shared predictor's scope holds what the plan makes of the exported parameters and,
         with every parameter overwritten (scaled by seeded factors in [0.9, 1.1]; a folded batch norm's gamma
         and variance as a mask changes them, half their channels zeroed), gives the outputs of a predictor
-        built (with the same passes) from a file with the same values, then its first outputs again once
-        they are written back (no stale cached weights)."""
+        built (with the same passes) from a file with the same values (or the `reference`'s, where one was
+        given), then its first outputs again once they are written back (no stale cached weights)."""
         everything = {name: self.original(name) for name in self._shapes}
         try:
             untouched = all(np.array_equal(self._shared.tensor(n).copy_to_cpu(), v)
@@ -354,11 +394,12 @@ class MaskedEvaluator:
             got = overwritten(probe)
         with self._overwritten({}) as plain:
             after = plain(probe)
-        reference = self._build(self._patched_file(perturbed))(probe)
-        return _same_outputs(got, reference) and _same_outputs(after, before)
+        reference = (self._reference(perturbed) if self._reference is not None
+                     else self._build(self._patched_file(perturbed))(probe))
+        return same_outputs(got, reference) and same_outputs(after, before)
 
 
-def _same_outputs(a, b) -> bool:
+def same_outputs(a, b) -> bool:
     """Bit for bit: the same program and kernels on the same values give the same numbers."""
     a, b = (a if isinstance(a, tuple) else (a,)), (b if isinstance(b, tuple) else (b,))
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))

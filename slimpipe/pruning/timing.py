@@ -31,7 +31,7 @@ import numpy as np
 
 from slimpipe.inference import Predictor, PredictorSettings, make_config
 from slimpipe.pruning.latency import spread
-from slimpipe.pruning.masked_eval import _same_outputs
+from slimpipe.pruning.masked_eval import same_outputs
 
 WARMUP = 3  # untimed runs of each predictor before the rounds (a new predictor's first runs allocate)
 FP32 = 5    # framework.proto's VarType.FP32
@@ -167,7 +167,7 @@ class Reshaper:
             return False, difference
         if derived[1] != exported[1]:
             return False, "the parameter files differ"
-        if not _same_outputs(predictor_for(*derived, settings)(feeds), predictor_for(*exported, settings)(feeds)):
+        if not same_outputs(predictor_for(*derived, settings)(feeds), predictor_for(*exported, settings)(feeds)):
             return False, "the outputs differ"
         return True, ""
 

@@ -10,11 +10,12 @@ from slimpipe import atomic, defaults, modeldir
 from slimpipe.checkpoint import Checkpoint
 from slimpipe.data.subset import balanced_indices
 from slimpipe.errors import fail
-from slimpipe.evaluation import evaluate
+from slimpipe.evaluation import batches, evaluate
 from slimpipe.progress import Progress, log
 from slimpipe.pruning import sensitivity as sens
 from slimpipe.pruning.channels import ChannelPruner
 from slimpipe.pruning.masked_eval import MaskedEvaluator
+from slimpipe.pruning.prefix_reuse import PrefixReuse
 from slimpipe.stages.common import load_split_for
 from slimpipe.stages.sensitivity_workers import ProcessPool, Setup
 from slimpipe.tasks import get_task
@@ -26,11 +27,12 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
                 ratios: Sequence[float] = sens.DEFAULT_RATIOS, threads: int = defaults.SENSITIVITY_THREADS,
                 workers: int = defaults.SENSITIVITY_WORKERS, checkpoint: str | None = None,
                 shard: tuple[int, int] | None = None, stop_loss: float | None = None, subset: int | None = None,
-                seed: int = 0, overwrite: bool = False) -> dict[str, Any]:
+                seed: int = 0, reuse_prefix: bool = True, overwrite: bool = False) -> dict[str, Any]:
     """Measure every prunable layer (or shard (i, n)'s share of them) at every ratio; resumes from `out` if
     it holds a partial run, or from `checkpoint` (an object-store URI or a path) where `out` does not exist
     yet. `stop_loss` stops a layer early; `subset` measures on that many val images (seeded, balanced);
-    `workers` processes evaluate at once, sharing `threads` (see sensitivity_workers.py)."""
+    `workers` processes evaluate at once, sharing `threads` (see sensitivity_workers.py); `reuse_prefix`:
+    run only the network behind the masked layers where proven to give the same numbers (prefix_reuse.py)."""
     atomic.claim(out, "sensitivity", {"model": model, "dataset": dataset, "checkpoint": checkpoint}, overwrite,
                  folder=False, ours=atomic.json_tagged(sens.FORMAT))
     check_shard(shard)
@@ -66,28 +68,40 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
               "shard": list(shard) if shard else None, "stop_loss": stop_loss,
               "in_place_evaluation": evaluator.in_place, "folded_evaluation": evaluator.folded,
               "subset": {"images": len(val), "seed": seed} if subset else None}
-    evaluate_pruned = _evaluate_pruned(pruner, evaluator, task, val)
+    reuse = PrefixReuse(evaluator, list(batches(task, val)), _probe(task, val), len(ratios)) if reuse_prefix else None
+    evaluate_pruned = _evaluate_pruned(pruner, evaluator, reuse, task, val)
     store = SensitivityFile(Path(out), keeper)
     if workers == 1:
-        return sens.compute(store, header, layers, list(ratios), baseline, evaluate_pruned)
-    setup = Setup(str(model), str(dataset), criterion, threads, subset, seed)
-    with ProcessPool(workers, evaluate_pruned, setup, worker_evaluator) as pool:
-        return sens.compute(store, header, layers, list(ratios), baseline, pool)
+        data = sens.compute(store, header, layers, list(ratios), baseline, evaluate_pruned)
+    else:
+        setup = Setup(str(model), str(dataset), criterion, threads, subset, seed, len(ratios), reuse_prefix)
+        with ProcessPool(workers, evaluate_pruned, setup, worker_evaluator) as pool:
+            data = sens.compute(store, header, layers, list(ratios), baseline, pool)
+    if reuse and reuse.counts.back_only + reuse.counts.whole:
+        log("sensitivity", f"this process: {reuse.counts.text()}")
+    return data
 
 
 def _subset(val, task, subset: int | None, seed: int):
     return val.subset(balanced_indices(task.strata(val), subset, seed)) if subset else val
 
 
+def _probe(task, val) -> list[np.ndarray]:
+    return task.feeds(val, np.arange(min(PROBE_IMAGES, len(val))))
+
+
 def _evaluator(net, task, info, val, threads: int) -> MaskedEvaluator:
-    probe = task.feeds(val, np.arange(min(PROBE_IMAGES, len(val))))
-    return MaskedEvaluator(net, task.input_shapes(info.input_size), probe, threads=threads, fold=True)
+    return MaskedEvaluator(net, task.input_shapes(info.input_size), _probe(task, val), threads=threads, fold=True)
 
 
-def _evaluate_pruned(pruner: ChannelPruner, evaluator: MaskedEvaluator, task, val) -> Callable[[str, float], float]:
+def _evaluate_pruned(pruner: ChannelPruner, evaluator: MaskedEvaluator, reuse: PrefixReuse | None, task,
+                     val) -> Callable[[str, float], float]:
     def evaluate_pruned(layer: str, ratio: float) -> float:
-        with pruner.masked(layer, ratio) as changed, evaluator.predictor(changed) as predictor:
-            return float(evaluate(predictor, task, val)[task.metric_name])
+        with pruner.masked(layer, ratio) as changed:
+            if reuse is not None:
+                return float(task.score(reuse.outputs(changed), val)[task.metric_name])
+            with evaluator.predictor(changed) as predictor:
+                return float(evaluate(predictor, task, val)[task.metric_name])
 
     return evaluate_pruned
 
@@ -98,7 +112,9 @@ def worker_evaluator(setup: Setup) -> Callable[[str, float], float]:
     task = get_task(info.task)
     val = _subset(load_split_for(info, setup.dataset, "val"), task, setup.subset, setup.seed)
     pruner = ChannelPruner(net, info.input_shape(), setup.criterion)
-    return _evaluate_pruned(pruner, _evaluator(net, task, info, val, setup.threads), task, val)
+    evaluator = _evaluator(net, task, info, val, setup.threads)
+    reuse = PrefixReuse(evaluator, list(batches(task, val)), _probe(task, val), setup.ratios) if setup.reuse_prefix else None
+    return _evaluate_pruned(pruner, evaluator, reuse, task, val)
 
 
 def _workers_text(workers: int, threads: int) -> str:

@@ -31,6 +31,8 @@ class Setup:
     threads: int
     subset: int | None
     seed: int
+    ratios: int  # evaluations per layer
+    reuse_prefix: bool = True
 
 
 class ProcessPool:
