@@ -63,7 +63,9 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
          f"(unpruned {tbl.base_ms:.2f} ms)", "-", None, cmd_table),
         *([("Latency table fitted to whole plans: leave-one-out error of the predicted latency",
             f"{100 * tbl.fit['loo_mean_error']:.1f}% mean, {100 * tbl.fit['loo_max_error']:.1f}% largest "
-            f"({tbl.fit['plans']} plans)", "-", None, cmd_table)] if tbl.fit else []),
+            f"({tbl.fit['plans']} plans; {tbl.form} form taken"
+            + "".join(f", {form} {100 * e:.1f}% mean" for form, e in tbl.fit.get("forms", {}).items()
+                      if form != tbl.form) + ")", "-", None, cmd_table)] if tbl.fit else []),
         ("prune-train at the target: measure-and-correct iterations, time",
          f"{len(p['iterations'])}, {prune_s:.0f} s (retraining included)", "-", None, cmd_prune),
         ("Predicted latency against measured (prune-train's own measurement, same settings)",

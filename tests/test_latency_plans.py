@@ -1,5 +1,6 @@
 """The latency table's method "plans": random whole plans, the per-layer fit, resume, shards and merge."""
 import json
+import math
 import random
 
 import pytest
@@ -23,13 +24,15 @@ def fitted_table(plans) -> lat.LatencyTable:
     return table
 
 
-def synthetic(count, seed=0, noise=0.0):
-    """Plans whose savings follow known per-layer coefficients, with overlap the fit must learn."""
+def synthetic(count, seed=0, noise=0.0, compound=False):
+    """Plans whose savings follow known per-layer coefficients, with overlap the fit must learn: summed, or
+    (`compound`) each layer keeping a share of the latency, as layers in series whose savings compound."""
     truth = {layer: (0.02 + 0.01 * i, 0.03) for i, layer in enumerate(CHANNELS)}
     rng = random.Random(seed)
     plans = []
     for i, ratios in enumerate(lat.random_plans(CHANNELS, count, seed)):
-        saved = sum(a * r + b * r * r for layer, r in ratios.items() for a, b in [truth[layer]])
+        terms = sum(a * r + b * r * r for layer, r in ratios.items() for a, b in [truth[layer]])
+        saved = -math.expm1(-2.5 * terms) if compound else terms
         plans.append({"index": i, "ratios": ratios, "saved_frac": saved + rng.gauss(0, noise),
                       "spread_frac": 0.01, "base_ms": 10.0})
     return truth, plans
@@ -59,6 +62,57 @@ def test_the_fit_predicts_plans_it_was_not_given():
         assert table.predicted_ms(plan["ratios"]) == pytest.approx(measured, rel=0.02)
 
 
+@pytest.mark.parametrize("compound, form", [(False, "additive"), (True, "multiplicative")])
+def test_the_fit_takes_the_form_with_the_least_leave_one_out_error(compound, form):
+    _, plans = synthetic(60, noise=0.002, compound=compound)
+    table = fitted_table(plans[:40])
+    assert table.form == form and table.fit["form"] == form
+    assert table.fit["loo_mean_error"] == min(table.fit["forms"].values())
+    for plan in plans[40:]:
+        assert table.predicted_ms(plan["ratios"]) == pytest.approx(10.0 * (1 - plan["saved_frac"]), rel=0.02)
+
+
+def test_compounding_savings_are_predicted_better_by_the_multiplicative_form():
+    _, plans = synthetic(50, noise=0.002, compound=True)
+    forms = {form: lat.fit_plans(plans, list(CHANNELS), form=form)[1]["loo_mean_error"] for form in lat.FIT_FORMS}
+    assert forms["multiplicative"] < forms["additive"] / 2
+
+
+def test_a_multiplicative_tables_terms_and_savings_invert_each_other():
+    _, plans = synthetic(40, compound=True)
+    table = fitted_table(plans)
+    assert table.form == "multiplicative"
+    for saved in (0.0, 1.0, 5.0, 9.5):
+        assert table.saved_of(table.terms_for(saved)) == pytest.approx(saved)
+    assert table.terms_for(table.base_ms) == math.inf
+    alone = table.saved_alone("l3", 0.5)
+    assert 0 < alone < table.saved_at("l3", 0.5)  # one layer's share of the latency, less than its term
+
+
+def test_an_unknown_fit_form_is_refused(tmp_path):
+    _, plans = synthetic(40)
+    lat.write(tmp_path / "t.json", fitted_table(plans))
+    data = json.loads((tmp_path / "t.json").read_text())
+    (tmp_path / "t.json").write_text(json.dumps(dict(data, fit=dict(data["fit"], form="cubic"))))
+    with pytest.raises(SlimpipeError, match="fit form 'cubic' is not one of additive, multiplicative"):
+        lat.read(tmp_path / "t.json")
+
+
+def test_the_knapsack_on_a_multiplicative_table_meets_the_aim_as_the_table_predicts_it():
+    from slimpipe.pruning.latency_target import Knapsack
+
+    _, plans = synthetic(40, compound=True)
+    table = fitted_table(plans)
+    sens = {layer: {r: 0.01 * r * (1 + i) for r in lat.PLAN_RATIOS} for i, layer in enumerate(CHANNELS)}
+    aim = 0.6 * table.base_ms
+    choice = Knapsack(sens, table, 1.0, CHANNELS).choose(aim)
+    assert choice.reached and choice.ratios
+    assert choice.predicted_ms == pytest.approx(table.predicted_ms(choice.ratios))
+    assert choice.predicted_ms <= aim * (1 + 1e-9)
+    summed = sum(table.saved_at(layer, r) for layer, r in choice.ratios.items())
+    assert choice.saved_ms < summed  # the terms compound: a plan saves less than they add up to
+
+
 def test_the_fit_records_its_leave_one_out_error():
     _, plans = synthetic(40, noise=0.01)
     fit = fitted_table(plans).fit
@@ -78,7 +132,7 @@ def test_a_fitted_table_is_not_scaled_by_flops_or_by_whole_plans_again():
     table = fitted_table(plans)
     ratios = {"l0": 0.5, "l3": 0.2}
     summed = table.saved_at("l0", 0.5) + table.saved_at("l3", 0.2)
-    assert table.predicted_ms(ratios, flops_saved=1.0) == pytest.approx(table.base_ms - summed)
+    assert table.predicted_ms(ratios, flops_saved=1.0) == pytest.approx(table.base_ms - table.saved_of(summed))
     assert table.calibration() == table.share_together() == 1.0
 
 

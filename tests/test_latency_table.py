@@ -310,7 +310,7 @@ def test_visualize_draws_latency_saved_against_loss_per_layer(whole, tiny_model,
     curves = latency_curves(table, losses)
     layer = next(iter(curves))
     ratio, saved, loss = curves[layer][0]
-    assert saved == table.saved_at(layer, ratio) and loss is not None
+    assert saved == table.saved_alone(layer, ratio) and loss is not None
 
 
 def test_visualize_skips_the_latency_plot_for_a_table_that_was_not_measured(tiny_model, tiny_sensitivities, tmp_path):

@@ -78,6 +78,7 @@ DEFAULT_METHOD = "plans"
 PLAN_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 UNIFORM_RATIOS = (0.3, 0.5, 0.7, 0.9)
 MIN_PLANS = 40
+FIT_FORMS = ("additive", "multiplicative")  # how a plan's per-layer terms make its latency (fit_plans)
 RIDGE = 1e-2  # the fit's ridge on each coefficient (the plans' savings are fractions of the latency, 0..1)
 DEFAULT_ROUNDS = 30   # alternating rounds of the base and one pruned predictor (pairs of runs) per ratio
 DEFAULT_REPEATS = 1   # timed run() calls per predictor and round: single runs pair most closely in time
@@ -156,17 +157,23 @@ def random_plans(channels: dict[str, int], count: int, seed: int,
     return plans
 
 
-def fit_plans(plans: list[dict[str, Any]], layers: list[str],
-              ridge: float = RIDGE) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
-    """Per-layer coefficients (a, b) such that a plan saves sum(a r + b r^2) of the latency (a fraction),
-    fitted to the measured plans ({"ratios", "saved_frac"}) by non-negative least squares with a ridge; and
-    the fit's quality: leave-one-out errors of the predicted latency (1 - saved) against the measured, mean
-    and largest, and the residuals' root mean square."""
+def fit_plans(plans: list[dict[str, Any]], layers: list[str], ridge: float = RIDGE,
+              form: str = "additive") -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+    """Per-layer coefficients (a, b) of a plan's terms sum(a r + b r^2), fitted to the measured plans
+    ({"ratios", "saved_frac"}) by non-negative least squares with a ridge; and the fit's quality:
+    leave-one-out errors of the predicted latency against the measured, mean and largest, and the
+    residuals' root mean square (of the saved fraction). `form` (FIT_FORMS): "additive", the terms are the
+    saved fraction of the latency (latency = 1 - terms); "multiplicative", each layer keeps a share of
+    the latency (latency = exp(-terms)), which suits a network whose layers' savings compound."""
     import numpy as np
     from scipy.optimize import nnls
 
     x = np.array([[p["ratios"].get(layer, 0.0) ** k for layer in layers for k in (1, 2)] for p in plans], float)
-    y = np.array([p["saved_frac"] for p in plans], float)
+    saved = np.array([p["saved_frac"] for p in plans], float)
+    y = saved if form == "additive" else -np.log(np.maximum(1.0 - saved, 1e-6))
+
+    def latency(terms: np.ndarray) -> np.ndarray:
+        return 1.0 - terms if form == "additive" else np.exp(-terms)
 
     def solve(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
         n = rows.shape[1]
@@ -177,11 +184,11 @@ def fit_plans(plans: list[dict[str, Any]], layers: list[str],
     errors = []
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
-        predicted = float(x[i] @ solve(x[keep], y[keep]))
-        errors.append(abs(y[i] - predicted) / max(1.0 - y[i], 1e-6))
-    quality = {"plans": len(plans), "loo_mean_error": float(np.mean(errors)) if errors else 0.0,
+        predicted = float(latency(x[i] @ solve(x[keep], y[keep])))
+        errors.append(abs(predicted - (1.0 - saved[i])) / max(1.0 - saved[i], 1e-6))
+    quality = {"plans": len(plans), "form": form, "loo_mean_error": float(np.mean(errors)) if errors else 0.0,
                "loo_max_error": float(np.max(errors)) if errors else 0.0,
-               "rms_frac": float(np.sqrt(np.mean((x @ w - y) ** 2))) if len(y) else 0.0}
+               "rms_frac": float(np.sqrt(np.mean((1.0 - latency(x @ w) - saved) ** 2))) if len(y) else 0.0}
     return {layer: (float(w[2 * i]), float(w[2 * i + 1])) for i, layer in enumerate(layers)}, quality
 
 
@@ -193,10 +200,14 @@ def base_from_plans(table: "LatencyTable") -> None:
 
 
 def apply_fit(table: "LatencyTable") -> None:
-    """Fill `saved` (and `spread`, the fit's residual RMS in ms) for every layer at the table's ratios from
-    its measured plans, `base_ms` from the plans' base medians, and `fit` with the fit's quality."""
+    """Fill `saved` (the fit's terms in ms: base_ms times a layer's terms at each of the table's ratios;
+    real milliseconds saved in the additive form) and `spread` (the fit's residual RMS in ms) for every
+    layer from its measured plans, `base_ms` from the plans' base medians, and `fit` with the quality of
+    the form (FIT_FORMS) whose leave-one-out error is least, and every form's mean error."""
     layers = list(table.all_layers)
-    coefficients, quality = fit_plans(table.plans, layers)
+    fits = {form: fit_plans(table.plans, layers, form=form) for form in FIT_FORMS}
+    coefficients, quality = min(fits.values(), key=lambda f: f[1]["loo_mean_error"])
+    quality = dict(quality, forms={form: f[1]["loo_mean_error"] for form, f in fits.items()})
     base_from_plans(table)
     rms_ms = quality["rms_frac"] * table.base_ms
     table.saved = {layer: {r: table.base_ms * (a * r + b * r * r) for r in table.ratios
@@ -247,9 +258,34 @@ class LatencyTable:
         """`saved` was fitted to whole plans: it already holds how layers' savings overlap."""
         return self.method == "plans"
 
+    @property
+    def form(self) -> str:
+        """How per-layer terms (`saved`, `saved_at`) make a plan's latency (FIT_FORMS): summed and
+        subtracted from base_ms ("additive"; every table not fitted to plans), or base_ms * exp(-sum /
+        base_ms) ("multiplicative")."""
+        return self.fit.get("form", "additive") if self.fitted else "additive"
+
+    def saved_of(self, terms_ms: float) -> float:
+        """The milliseconds saved by a plan whose layers' terms (`saved_at`) sum to `terms_ms`."""
+        if self.form == "multiplicative":
+            return self.base_ms * -math.expm1(-terms_ms / self.base_ms)
+        return terms_ms
+
+    def terms_for(self, saved_ms: float) -> float:
+        """The summed terms a plan needs to save `saved_ms` (the inverse of saved_of; inf for all of it)."""
+        if self.form == "multiplicative":
+            kept = 1.0 - saved_ms / self.base_ms
+            return -self.base_ms * math.log(kept) if kept > 0 else math.inf
+        return saved_ms
+
+    def saved_alone(self, layer: str, ratio: float) -> float:
+        """Milliseconds saved by pruning `layer` alone at `ratio`."""
+        return self.saved_of(self.saved_at(layer, ratio))
+
     def saved_at(self, layer: str, ratio: float) -> float:
-        """Milliseconds saved by pruning `layer` alone at `ratio`: linear between measured ratios, from 0 at
-        ratio 0; past the largest measured ratio, in proportion to it; 0 for a layer the table lacks."""
+        """The table's term for `layer` at `ratio` in ms (`form`: in the additive form the milliseconds
+        saved by pruning it alone): linear between measured ratios, from 0 at ratio 0; past the largest
+        measured ratio, in proportion to it; 0 for a layer the table lacks."""
         points = sorted(self.saved.get(layer, {}).items())
         if ratio <= 0 or not points:
             return 0.0
@@ -267,7 +303,7 @@ class LatencyTable:
         `ratios` at once), the summed saving is scaled by `interaction(ratios, flops_saved)`."""
         saved = sum(self.saved_at(layer, r) for layer, r in ratios.items())
         if self.fitted:  # fitted to whole plans: overlap and per-op overheads are in the coefficients
-            return self.base_ms - saved
+            return self.base_ms - self.saved_of(saved)
         if flops_saved is not None:
             saved *= self.interaction(ratios, flops_saved)
         return self.base_ms - saved * self.calibration(flops_known=flops_saved is not None)
@@ -465,6 +501,8 @@ def _check_plans(t: LatencyTable, path: Path) -> None:
         raise fail(f"{path}: method {t.method!r} is not one of {', '.join(METHODS)}")
     if not (_count(t.seed, 0) and _count(t.plan_count, 0) and isinstance(t.plans, list) and isinstance(t.fit, dict)):
         raise fail(f"{path}: seed and plan_count must be whole numbers >= 0, plans a list and fit an object")
+    if t.fit.get("form", "additive") not in FIT_FORMS:
+        raise fail(f"{path}: fit form {t.fit.get('form')!r} is not one of {', '.join(FIT_FORMS)}")
     for i, plan in enumerate(t.plans):
         where = f"{path}: plans[{i}]"
         if not (isinstance(plan, dict) and set(plan) == {"index", "ratios", "saved_frac", "spread_frac", "base_ms"}):

@@ -43,6 +43,10 @@ SLACK = 0.05  # a model measured this much under the target is pruned too far: t
 
 
 class LatencyTableLike(Protocol):
+    """What the knapsack reads of a latency table: per-layer terms, summed over a plan. A table may also
+    say how summed terms make a saving (`saved_of`, `terms_for`, as LatencyTable does); one that does not
+    is additive (the terms are the milliseconds saved)."""
+
     base_ms: float
 
     def saved_at(self, layer: str, ratio: float) -> float: ...
@@ -51,7 +55,7 @@ class LatencyTableLike(Protocol):
 @dataclass(frozen=True)
 class Option:
     ratio: float
-    saved_ms: float
+    saved_ms: float  # the table's term (milliseconds saved alone, in an additive table)
     loss: float
 
 
@@ -102,6 +106,8 @@ class Knapsack:
     def __init__(self, sensitivities: Sensitivities, table: LatencyTableLike, max_layer_loss: float,
                  channels: dict[str, int], align: int | None = None):
         self.table, self.cap, self.base_ms = table, max_layer_loss, float(table.base_ms)
+        self.saved_of = getattr(table, "saved_of", lambda terms: terms)
+        self.terms_for = getattr(table, "terms_for", lambda saved: saved)
         self.options: dict[str, list[Option]] = {}
         self.blocked: dict[str, float] = {}  # layer -> ms its next ratio over the cap would add
         for layer, losses in sensitivities.items():
@@ -142,7 +148,8 @@ class Knapsack:
         limit = self.most(required)
         if not limit.reached:
             return limit
-        picks = self._knapsack(required, step_ms or required / STEPS)
+        terms = self.terms_for(required)  # the knapsack adds the table's terms
+        picks = self._knapsack(terms, step_ms or terms / STEPS)
         return self._choice(picks, required) if picks is not None else limit
 
     def _knapsack(self, required: float, step: float) -> dict[str, Option] | None:
@@ -176,7 +183,9 @@ class Knapsack:
         return picks
 
     def _choice(self, picks: dict[str, Option], required: float) -> Choice:
-        saved = sum(o.saved_ms for o in picks.values())
+        """`required`: milliseconds; the choice's saving is in milliseconds too (from the summed terms)."""
+        terms = sum(o.saved_ms for o in picks.values())
+        saved = self.saved_of(terms)
         bounding = [layer for layer in self.blocked
                     if (picks[layer].ratio if layer in picks else 0.0)
                     == max((o.ratio for o in self.options[layer]), default=0.0)]
@@ -184,7 +193,8 @@ class Knapsack:
         return Choice(ratios={layer: o.ratio for layer, o in picks.items()}, saved_ms=saved,
                       loss=sum(o.loss for o in picks.values()), cost=sum(cost_of(o.loss) for o in picks.values()),
                       base_ms=self.base_ms, required_ms=required,
-                      reached=_meets(saved, required), max_layer_loss=self.cap, bounding=bounding)
+                      reached=_meets(terms, self.terms_for(required)),
+                      max_layer_loss=self.cap, bounding=bounding)
 
 
 def _meets(saved: float, required: float) -> bool:

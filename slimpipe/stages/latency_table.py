@@ -158,8 +158,9 @@ def _plans_table(table: lat.LatencyTable, out: Path, pruner, net, info, task, fe
     elif table.plans:
         lat.base_from_plans(table)
     lat.write(out, table)
-    fit = (f"; fitted per-layer savings: leave-one-out latency error {100 * table.fit['loo_mean_error']:.1f}% "
-           f"mean, {100 * table.fit['loo_max_error']:.1f}% largest" if table.fit else
+    fit = (f"; fitted per-layer savings ({table.form}): leave-one-out latency error "
+           f"{100 * table.fit['loo_mean_error']:.1f}% mean, {100 * table.fit['loo_max_error']:.1f}% largest"
+           if table.fit else
            "; join the shards with `slimpipe merge-latency-tables`")
     log(STAGE, f"base {table.base_ms:.2f} ms; {len(table.plans)} plans timed in {table.seconds:.1f} s{fit}; "
                f"written to {out}")

@@ -55,7 +55,7 @@ def latency_curves(table, losses: dict[str, dict[float, float]]) -> dict[str, li
     loss interpolated linearly between the sensitivity analysis's ratios (0 at ratio 0)."""
     from slimpipe.pruning.latency_target import loss_at
 
-    curves = {layer: [(r, table.saved_at(layer, r), loss_at(losses[layer], r)) for r in table.ratios]
+    curves = {layer: [(r, table.saved_alone(layer, r), loss_at(losses[layer], r)) for r in table.ratios]
               for layer in table.saved if layer in losses}
     return {layer: [p for p in points if p[2] is not None] for layer, points in curves.items()}
 
