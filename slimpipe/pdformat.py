@@ -48,6 +48,13 @@ def _proto():
     return framework_pb2
 
 
+def parse_program(data: bytes):
+    """A ProgramDesc from bytes already checked (read_program) or made by Paddle itself."""
+    program = _proto().ProgramDesc()
+    program.ParseFromString(data)
+    return program
+
+
 def read_program(path: Path, data: bytes | None = None) -> dict[str, tuple[int, tuple[int, ...]]]:
     """The persistable tensors a program's parameter file holds: {name: (data type, shape)}, checking
     that `path` (or `data`, its bytes) is an inference program with feed and fetch operators."""

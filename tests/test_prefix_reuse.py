@@ -10,7 +10,7 @@ import pytest
 
 from slimpipe.inference import Predictor, PredictorSettings, make_config
 from slimpipe.pruning import program_cut
-from slimpipe.pruning.masked_eval import same_outputs
+from slimpipe.pruning.masked_eval import WEIGHT_FOLDING_PASSES, MaskedEvaluator, same_outputs
 from slimpipe.pruning.prefix_reuse import PrefixReuse
 from tests.test_masked_eval import TINY_YOLO, built_case, mobilenetv2  # noqa: F401  (fixture)
 
@@ -68,7 +68,7 @@ def test_the_halves_of_a_cut_give_the_whole_programs_outputs(mobilenetv2):
 def test_reuse_gives_the_whole_networks_outputs(model, mobilenetv2, request):
     case = mobilenetv2 if model == "mobilenetv2" else (
         built_case("unet", {"width": 4}, 32) if model == "unet" else built_case("yolov3_mobilenet_v1", TINY_YOLO, 64))
-    reuse = PrefixReuse(case.evaluator, [case.feeds], case.feeds, per_layer=1000)
+    reuse = PrefixReuse(case.evaluator, lambda: [case.feeds], case.feeds, per_layer=1000)
     for layer, ratio in case.pairs:
         with case.pruner.masked(layer, ratio) as changed:
             assert same_outputs(reuse.outputs(changed)[0], whole_outputs(case, changed)), (layer, ratio)
@@ -76,7 +76,7 @@ def test_reuse_gives_the_whole_networks_outputs(model, mobilenetv2, request):
 
 
 def test_layers_evaluated_on_the_back_match_the_whole_network_at_every_layer(mobilenetv2):
-    reuse = PrefixReuse(mobilenetv2.evaluator, [mobilenetv2.feeds], mobilenetv2.feeds, per_layer=1000)
+    reuse = PrefixReuse(mobilenetv2.evaluator, lambda: [mobilenetv2.feeds], mobilenetv2.feeds, per_layer=1000)
     for layer in mobilenetv2.pruner.layers:
         with mobilenetv2.pruner.masked(layer, 0.4) as changed:
             assert same_outputs(reuse.outputs(changed)[0], whole_outputs(mobilenetv2, changed)), layer
@@ -84,8 +84,22 @@ def test_layers_evaluated_on_the_back_match_the_whole_network_at_every_layer(mob
     assert reuse.counts.whole <= 1  # only a layer with no cut in front of it
 
 
+@pytest.mark.parametrize("deleted_passes, in_place", [(WEIGHT_FOLDING_PASSES, True), ((), False)])
+def test_reuse_follows_an_evaluator_without_folding(mobilenetv2, deleted_passes, in_place):
+    whole = MaskedEvaluator(mobilenetv2.net, mobilenetv2.input_shapes, mobilenetv2.feeds,
+                            deleted_passes=deleted_passes)
+    assert not whole.folded and whole.in_place == in_place
+    reuse = PrefixReuse(whole, lambda: [mobilenetv2.feeds], mobilenetv2.feeds, per_layer=1000)
+    for layer, ratio in mobilenetv2.pairs:
+        with mobilenetv2.pruner.masked(layer, ratio) as changed:
+            got = reuse.outputs(changed)[0]
+            with whole.predictor(changed) as predictor:
+                assert same_outputs(got, predictor(mobilenetv2.feeds)), (layer, ratio)
+    assert reuse.counts.refused == 0 and (reuse.counts.back_only >= 2) == in_place  # not tried where not in place
+
+
 def test_a_cut_over_the_memory_budget_is_not_used(mobilenetv2, capsys):
-    reuse = PrefixReuse(mobilenetv2.evaluator, [mobilenetv2.feeds], mobilenetv2.feeds, per_layer=1000, budget=1)
+    reuse = PrefixReuse(mobilenetv2.evaluator, lambda: [mobilenetv2.feeds], mobilenetv2.feeds, per_layer=1000, budget=1)
     layer, ratio = mobilenetv2.pairs[-1]
     with mobilenetv2.pruner.masked(layer, ratio) as changed:
         assert same_outputs(reuse.outputs(changed)[0], whole_outputs(mobilenetv2, changed))
@@ -102,7 +116,7 @@ def test_halves_that_do_not_give_the_whole_networks_numbers_are_not_used(mobilen
         return front, program_cut.Part(back.program, back.params[:-size] + bytes(size))
 
     monkeypatch.setattr(program_cut, "split", wrong_back)
-    reuse = PrefixReuse(mobilenetv2.evaluator, [mobilenetv2.feeds], mobilenetv2.feeds, per_layer=1000)
+    reuse = PrefixReuse(mobilenetv2.evaluator, lambda: [mobilenetv2.feeds], mobilenetv2.feeds, per_layer=1000)
     layer, ratio = mobilenetv2.pairs[-1]
     with mobilenetv2.pruner.masked(layer, ratio) as changed:
         assert same_outputs(reuse.outputs(changed)[0], whole_outputs(mobilenetv2, changed))
@@ -117,7 +131,7 @@ def test_a_later_layer_keeps_an_earlier_cut_when_its_back_is_already_cheap(mobil
     early, late = with_cut[0], with_cut[-1]
     assert program.latest_cut(readers[early]).index < program.latest_cut(readers[late]).index
     for per_layer, cuts in ((0, 1), (1000, 2)):  # no evaluations left to pay for a cut / many
-        reuse = PrefixReuse(mobilenetv2.evaluator, [mobilenetv2.feeds], mobilenetv2.feeds, per_layer=per_layer)
+        reuse = PrefixReuse(mobilenetv2.evaluator, lambda: [mobilenetv2.feeds], mobilenetv2.feeds, per_layer=per_layer)
         for layer in (early, late):
             with mobilenetv2.pruner.masked(layer, 0.5) as changed:
                 assert same_outputs(reuse.outputs(changed)[0], whole_outputs(mobilenetv2, changed))

@@ -7,7 +7,7 @@ from slimpipe.errors import SlimpipeError
 from slimpipe.stages.sensitivity import sensitivity
 from slimpipe.stages.sensitivity_workers import ProcessPool, Setup
 
-SETUP = Setup(model="m", dataset="d", criterion="l1_norm", threads=1, subset=None, seed=0, ratios=9)
+SETUP = Setup(model="m", dataset="d", criterion="l1_norm", threads=1, subset=None, seed=0, per_layer=9)
 
 
 def test_two_workers_sharing_two_threads_measure_what_one_thread_measures(tiny_model, tiny_dataset, tmp_path):

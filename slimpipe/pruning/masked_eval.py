@@ -160,12 +160,9 @@ def _outputs(op) -> dict[str, list[str]]:
 
 
 def _parse(program: bytes):
-    import slimpipe  # noqa: F401  (Pillow before paddle)
-    from paddle.base.proto import framework_pb2
+    from slimpipe import pdformat
 
-    desc = framework_pb2.ProgramDesc()
-    desc.ParseFromString(program)
-    return desc.blocks[0]
+    return pdformat.parse_program(program).blocks[0]
 
 
 def _readers(block) -> dict[str, list]:
@@ -287,6 +284,11 @@ class MaskedEvaluator:
     def params(self) -> bytes:
         """Its exported parameter file."""
         return self._params
+
+    @property
+    def settings(self) -> PredictorSettings:
+        """The settings its predictors are built with."""
+        return self._settings
 
     @property
     def parameter_names(self) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from slimpipe import pdformat
 
 # Operators whose output a later pass fuses with what follows (a batch norm, a bias add, an activation):
-# a cut right after one would keep the fusion from happening and change the numbers.
+# a cut right after one (its first writer) would keep the fusion from happening and change the numbers.
 FUSED_PRODUCERS = ("conv2d", "depthwise_conv2d", "conv2d_transpose", "matmul", "matmul_v2", "mul", "fc")
 
 
@@ -36,13 +36,6 @@ class Part:
     params: bytes
 
 
-def _parse(program: bytes):
-    proto = pdformat._proto()
-    desc = proto.ProgramDesc()
-    desc.ParseFromString(program)
-    return desc
-
-
 def _args(slots) -> set[str]:
     return {a for v in slots for a in v.arguments}
 
@@ -51,7 +44,7 @@ class Program:
     """An exported program's operators, read once: who reads and who writes each variable."""
 
     def __init__(self, program: bytes):
-        self.desc = _parse(program)
+        self.desc = pdformat.parse_program(program)
         block = self.desc.blocks[0]
         self.ops = list(block.ops)
         self.persistable = {v.name for v in block.vars if v.persistable}
@@ -80,8 +73,11 @@ class Program:
     def latest_cut(self, before: int) -> Cut | None:
         """The latest cut at or before operator `before` that leaves at least one computing operator in
         front and behind, whose crossing tensors are not the output of an operator that a pass fuses with
-        what follows; None if there is none."""
+        what follows; None if there is none, or if the program has sub-blocks (control flow, whose reads
+        this does not follow)."""
         start, end = self.body
+        if len(self.desc.blocks) > 1:
+            return None
         for index in range(min(before, end - 1), start, -1):
             tensors = self.crossing(index)
             if tensors and not any(self.ops[self.producer[t]].type in FUSED_PRODUCERS for t in tensors):
@@ -119,7 +115,7 @@ def _part(program: Program, index: dict[str, tuple[int, int]], params: bytes, op
     """A program of `ops` with a feed or fetch operator per (template, slot side, tensor) in `ends` (column =
     position), before the operators when `leading`, and `tail` after them; the vars it uses, and their
     parameter records."""
-    desc = _parse(program.desc.SerializeToString())
+    desc = pdformat.parse_program(program.desc.SerializeToString())
     block = desc.blocks[0]
     del block.ops[:]
     made = []

@@ -68,13 +68,14 @@ def sensitivity(model: str | Path, dataset: str | Path, out: str | Path, criteri
               "shard": list(shard) if shard else None, "stop_loss": stop_loss,
               "in_place_evaluation": evaluator.in_place, "folded_evaluation": evaluator.folded,
               "subset": {"images": len(val), "seed": seed} if subset else None}
-    reuse = PrefixReuse(evaluator, list(batches(task, val)), _probe(task, val), len(ratios)) if reuse_prefix else None
+    reuse = _reuse(evaluator, task, val, -(-len(ratios) // workers)) if reuse_prefix else None
     evaluate_pruned = _evaluate_pruned(pruner, evaluator, reuse, task, val)
     store = SensitivityFile(Path(out), keeper)
     if workers == 1:
         data = sens.compute(store, header, layers, list(ratios), baseline, evaluate_pruned)
     else:
-        setup = Setup(str(model), str(dataset), criterion, threads, subset, seed, len(ratios), reuse_prefix)
+        setup = Setup(str(model), str(dataset), criterion, threads, subset, seed, -(-len(ratios) // workers),
+                      reuse_prefix)
         with ProcessPool(workers, evaluate_pruned, setup, worker_evaluator) as pool:
             data = sens.compute(store, header, layers, list(ratios), baseline, pool)
     if reuse and reuse.counts.back_only + reuse.counts.whole:
@@ -92,6 +93,11 @@ def _probe(task, val) -> list[np.ndarray]:
 
 def _evaluator(net, task, info, val, threads: int) -> MaskedEvaluator:
     return MaskedEvaluator(net, task.input_shapes(info.input_size), _probe(task, val), threads=threads, fold=True)
+
+
+def _reuse(evaluator: MaskedEvaluator, task, val, per_layer: int) -> PrefixReuse:
+    """The front reuse over `val`'s batches; `per_layer`: evaluations this process expects per layer."""
+    return PrefixReuse(evaluator, lambda: batches(task, val), _probe(task, val), per_layer)
 
 
 def _evaluate_pruned(pruner: ChannelPruner, evaluator: MaskedEvaluator, reuse: PrefixReuse | None, task,
@@ -113,7 +119,7 @@ def worker_evaluator(setup: Setup) -> Callable[[str, float], float]:
     val = _subset(load_split_for(info, setup.dataset, "val"), task, setup.subset, setup.seed)
     pruner = ChannelPruner(net, info.input_shape(), setup.criterion)
     evaluator = _evaluator(net, task, info, val, setup.threads)
-    reuse = PrefixReuse(evaluator, list(batches(task, val)), _probe(task, val), setup.ratios) if setup.reuse_prefix else None
+    reuse = _reuse(evaluator, task, val, setup.per_layer) if setup.reuse_prefix else None
     return _evaluate_pruned(pruner, evaluator, reuse, task, val)
 
 

@@ -31,7 +31,7 @@ class Setup:
     threads: int
     subset: int | None
     seed: int
-    ratios: int  # evaluations per layer
+    per_layer: int  # evaluations each process expects per layer (the ratios shared among the workers)
     reuse_prefix: bool = True
 
 
