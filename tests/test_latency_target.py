@@ -14,7 +14,7 @@ import pytest
 from slimpipe.errors import SlimpipeError
 from slimpipe.pruning import rules
 from slimpipe.pruning.latency_target import (DEFAULT_MAX_LAYER_LOSS, STEPS, Choice, Knapsack, first_aim,
-                                             cost_of, loss_at, next_required, reach)
+                                             cost_of, loss_at, next_required, reach, secant)
 from tests.badinput import Case, check
 
 RATIOS = (0.2, 0.4, 0.6, 0.8)
@@ -258,14 +258,40 @@ def test_a_model_well_under_the_target_is_followed_by_a_lighter_one_that_is_kept
 
 def test_a_lighter_try_that_misses_keeps_the_model_that_met_the_target():
     sens, table, knapsack = linear_case()
-    results = iter([40.0, 75.0])  # the first far under the target, the lighter one over it
+    results = iter([40.0, 75.0])  # the first far under the target, the lighter one over it, then all over
 
     def measure(ratios):
-        return next(results)
+        return next(results, 71.0)
 
     outcome = reach(70.0, knapsack.choose, measure, first_aim_ms=50.0)
-    assert [it["met"] for it in outcome.iterations] == [True, False]
+    assert [it["met"] for it in outcome.iterations][:2] == [True, False]
+    assert not any(it["met"] for it in outcome.iterations[1:])
     assert outcome.chosen == 1 and outcome.measured_ms == 40.0
+
+
+def test_between_a_model_that_met_the_target_and_a_lighter_one_that_missed_the_loop_interpolates():
+    sens, table, knapsack = linear_case()
+
+    def measure(ratios):  # runs slower than predicted the more it is pruned: 1.5x at the most
+        predicted = table.base_ms - sum(table.saved_at(l, r) for l, r in ratios.items())
+        return predicted * (1.0 + 0.5 * (table.base_ms - predicted) / table.base_ms)
+
+    outcome = reach(70.0, knapsack.choose, measure, first_aim_ms=-50.0)  # the most first: far under
+    first, lighter = outcome.iterations[:2]
+    assert first["met"] and first["measured_ms"] < 70.0 * 0.95 and not lighter["met"]
+    between = outcome.iterations[2:]  # each between the lightest that met and the heaviest that missed
+    assert between and all(lighter["predicted_ms"] > it["predicted_ms"] > first["predicted_ms"] for it in between)
+    kept = outcome.iterations[outcome.chosen - 1]
+    assert kept in between and kept["met"] and kept["measured_ms"] >= 70.0 * 0.95  # close under the target
+    assert kept["loss"] < first["loss"]
+
+
+def test_the_interpolation_lies_between_the_two_measured_models():
+    its = [{"predicted_ms": 50.0, "measured_ms": 80.0, "met": False},
+           {"predicted_ms": 20.0, "measured_ms": 40.0, "met": True}]
+    assert secant(its, 70.0, 100.0) == pytest.approx(50.0 + (80.0 - 70.0) * 30.0 / 40.0)
+    assert secant(its[1:], 70.0, 100.0) is None  # nothing lighter missed
+    assert secant([dict(its[0], measured_ms=30.0), its[1]], 70.0, 100.0) is None  # measured alike: noise
 
 
 def test_a_share_that_is_not_positive_leaves_the_first_aim_at_the_target():

@@ -250,14 +250,17 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
                            "realized": realized(choice, measured), "met": measured <= target_ms})
         if measured <= target_ms:
             passing.append((choice, measured, i))
-            # Well under the target (the correction overshot): try once more with less pruning, as measured
-            required = next_required(choice, measured, target_ms)
-            if measured >= target_ms * (1 - SLACK) or not required < choice.saved_ms:
+        if passing:
+            # Well under the target (the correction overshot): try a lighter model, between the lightest
+            # that met the target and the heaviest lighter one that missed it where both were measured
+            lightest = max(measured_at for _, measured_at, _ in passing)
+            between = secant(iterations, target_ms, choice.base_ms)
+            required = between if between is not None else next_required(choice, measured, target_ms)
+            if lightest >= target_ms * (1 - SLACK) or (between is None and (
+                    measured > target_ms or not required < choice.saved_ms)):
                 break
             aim = choice.base_ms - required
             continue
-        if passing:
-            break  # the lighter try missed: keep what met the target
         if not choice.reached:
             raise cannot_reach(text, target_ms, choice, iterations)
         aim = choice.base_ms - next_required(choice, measured, target_ms)
@@ -270,6 +273,29 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
                f"{best['iteration']}, predicted {best['predicted_ms']:.3f} ms)"
                + _bounding_text(choice.bounding, choice.max_layer_loss, at_limit=False)
                + "; raise --max-layer-loss or aim lower")
+
+
+def secant(iterations: list[dict], target_ms: float, base_ms: float) -> float | None:
+    """The saving (as the tables predict it, in ms) to ask for next, interpolated linearly between the
+    lightest measured model that met the target and the heaviest lighter one that missed it (by the
+    tables' predicted savings); None where no such pair was measured, they measured alike, or the
+    interpolation falls outside them."""
+    def saving(it: dict) -> float:
+        return base_ms - it["predicted_ms"]
+
+    met = [it for it in iterations if it["met"]]
+    if not met:
+        return None
+    light = min(met, key=saving)
+    missed = [it for it in iterations if not it["met"] and saving(it) < saving(light)]
+    if not missed:
+        return None
+    heavy = max(missed, key=saving)
+    if heavy["measured_ms"] <= light["measured_ms"]:
+        return None  # noise: the lighter model measured as fast
+    x0, x1 = saving(heavy), saving(light)
+    x = x0 + (heavy["measured_ms"] - target_ms) * (x1 - x0) / (heavy["measured_ms"] - light["measured_ms"])
+    return x if x0 < x < x1 else None
 
 
 def first_aim(base_ms: float, target_ms: float, share: float) -> float:
