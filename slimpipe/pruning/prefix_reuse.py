@@ -8,8 +8,9 @@ fifth of the whole network: most of the work is in the first, high-resolution la
 A cut is used only once proven on the probe images, bit for bit: the back fed the front's outputs gives
 the whole model's outputs with the original parameters, and its evaluator passes masked_eval's proof
 with the whole model's proven evaluator as the reference (every parameter the back reads perturbed, a
-folded batch norm's as a mask changes them, then written back). A cut that is not proven, or whose cached tensors
-would not fit in `budget` bytes, is not used: those layers are evaluated on the whole network as before.
+folded batch norm's as a mask changes them, then written back). A cut that is not proven, or whose
+tensors would not fit in `budget` bytes beside the cuts already held, is not used: those layers are
+evaluated on the whole network (or an earlier cut) as before.
 """
 from __future__ import annotations
 
