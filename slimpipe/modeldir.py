@@ -165,7 +165,24 @@ def export(model, prefix: str | Path, input_shapes: dict[str, list[int]]) -> Non
     from paddle.static import InputSpec
 
     spec = [InputSpec([None, *shape], "float32", name) for name, shape in input_shapes.items()]
+    forget_stale_traces()
     paddle.jit.save(model, str(prefix), input_spec=spec)
+
+
+def forget_stale_traces() -> None:
+    """Paddle 2.6's dy2static records the parameters a trace reads under id(program) and drops the record
+    only when jit.save's own trace succeeds. PaddleSlim's tracer (paddleslim.core.dygraph._dy2prog, run by
+    every ChannelPruner) never drops its records, nor does a trace that raised: a later program allocated
+    at the same address inherits the dead one's parameters, and jit.save fails with a KeyError naming a
+    parameter of another model (seen in the test suite, depending on allocation). No trace is in progress
+    when an export starts, so every record left is stale."""
+    from paddle.jit.dy2static.program_translator import ProgramTranslator
+
+    translator = ProgramTranslator.get_instance()
+    for name in ("_params_recorder", "_inplace_map"):
+        records = getattr(getattr(translator, name, None), "params_dict", None)
+        if isinstance(records, dict):
+            records.clear()
 
 
 def save(out: str | Path, model, info: ModelInfo, stage: str | None = None) -> Path:

@@ -129,3 +129,28 @@ def test_unknown_architecture_option_is_refused(capsys, tiny_dataset, tmp_path):
                  "--out", str(tmp_path / "m")]) == 2
     assert "has no option 'depth'" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_an_export_after_a_failed_trace_does_not_inherit_its_parameters(tiny_model, tmp_path):
+    """Paddle records a trace's parameters under id(program) and keeps the record when the trace raises;
+    export drops such records, so a later program at the same address cannot inherit them."""
+    import paddle
+    from paddle.jit.dy2static.program_translator import ProgramTranslator
+    from paddle.static import InputSpec
+
+    class Broken(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.fc = paddle.nn.Linear(4, 4)
+
+        def forward(self, x):
+            self.fc(x)
+            raise ValueError("broken forward")
+
+    with pytest.raises(Exception, match="broken forward"):
+        paddle.jit.save(Broken(), str(tmp_path / "broken"), input_spec=[InputSpec([None, 4], "float32", "x")])
+    records = ProgramTranslator.get_instance()._params_recorder.params_dict
+    assert records  # what the failed trace left behind
+    net, info = modeldir.load(tiny_model)
+    modeldir.export(net, tmp_path / "m", {"image": info.input_shape()[1:]})
+    assert not records and (tmp_path / "m.pdmodel").is_file()
