@@ -159,12 +159,13 @@ def test_the_loop_converges_when_the_model_runs_20_percent_slower_than_predicted
         return 1.2 * (table.base_ms - sum(table.saved_at(l, r) for l, r in ratios.items()))
 
     outcome = reach(50.0, knapsack.choose, measure)
-    assert outcome.measured_ms <= 50.0 and len(outcome.iterations) == len(calls) >= 2
+    assert outcome.measured_ms <= 50.0 and len(outcome.iterations) >= 2
+    assert len(calls) == sum(len(it["measurements_ms"]) for it in outcome.iterations)  # confirmations included
     first, kept = outcome.iterations[0], outcome.iterations[outcome.chosen - 1]
     assert first["measured_ms"] > 50.0 and first["required_saving_ms"] == pytest.approx(50.0)
     assert kept["measured_ms"] == outcome.measured_ms and kept["predicted_ms"] == pytest.approx(outcome.predicted_ms)
     assert outcome.measured_ms == pytest.approx(1.2 * outcome.predicted_ms)
-    assert outcome.ratios == calls[outcome.chosen - 1] and kept["layers_pruned"] == len(outcome.ratios)
+    assert calls.count(outcome.ratios) == 2 and kept["layers_pruned"] == len(outcome.ratios)  # confirmed
 
 
 def test_the_loop_records_each_iteration_and_asks_for_more_saving_after_a_shortfall():
@@ -258,7 +259,8 @@ def test_a_model_well_under_the_target_is_followed_by_a_lighter_one_that_is_kept
 
 def test_a_lighter_try_that_misses_keeps_the_model_that_met_the_target():
     sens, table, knapsack = linear_case()
-    results = iter([40.0, 75.0])  # the first far under the target, the lighter one over it, then all over
+    results = iter([40.0, 40.0, 75.0])  # the first far under the target (confirmed), the lighter one over it,
+    # then all over
 
     def measure(ratios):
         return next(results, 71.0)
@@ -298,10 +300,39 @@ def test_a_share_that_is_not_positive_leaves_the_first_aim_at_the_target():
     assert first_aim(100.0, 70.0, share=-0.2) == 70.0
 
 
-def test_the_loop_measures_once_when_the_first_choice_meets_the_target():
+def test_a_model_that_met_the_target_once_is_measured_again_and_judged_by_the_slower():
+    sens, table, knapsack = linear_case()
+    results = iter([69.0, 70.5])  # a lucky first timing; the confirmation misses by 0.5 ms
+
+    def measure(ratios):
+        return next(results, 60.0)
+
+    outcome = reach(70.0, knapsack.choose, measure)
+    first = outcome.iterations[0]
+    assert first["measurements_ms"] == [69.0, 70.5] and first["measured_ms"] == 70.5 and not first["met"]
+    assert outcome.chosen > 1 and outcome.measured_ms == 60.0  # corrected past the unconfirmed model
+
+
+def test_a_timing_that_misses_is_not_measured_again():
+    sens, table, knapsack = linear_case()
+    results = iter([75.0, 68.0, 68.5])  # within SLACK of the target: no lighter try
+
+    outcome = reach(70.0, knapsack.choose, lambda ratios: next(results))
+    assert [it["measurements_ms"] for it in outcome.iterations] == [[75.0], [68.0, 68.5]]
+
+
+def test_without_confirmation_one_timing_decides():
+    sens, table, knapsack = linear_case()
+    calls = []
+    outcome = reach(70.0, knapsack.choose, lambda ratios: calls.append(ratios) or 69.0, confirm=False)
+    assert len(calls) == 1 and outcome.iterations[0]["measurements_ms"] == [69.0] and outcome.chosen == 1
+
+
+def test_the_loop_takes_one_iteration_when_the_first_choice_meets_the_target_twice():
     sens, table, knapsack = linear_case()
     outcome = reach(50.0, knapsack.choose, lambda r: 49.0)
     assert len(outcome.iterations) == 1 and outcome.measured_ms == 49.0
+    assert outcome.iterations[0]["measurements_ms"] == [49.0, 49.0]
 
 
 def test_the_loop_stops_at_its_iteration_limit_with_the_fastest_measured():
@@ -316,7 +347,7 @@ def test_the_loop_stops_at_its_iteration_limit_with_the_fastest_measured():
         reach(50.0, knapsack.choose, measure, max_iterations=1, target_text="--target-speedup 2")
     assert len(calls) == 1
     fastest = measure(calls[0])
-    assert (f"--target-speedup 2: not reached after 1 measurements; the fastest measured was {fastest:.3f} ms "
+    assert (f"--target-speedup 2: not reached after 1 iterations; the fastest measured was {fastest:.3f} ms "
             f"({100.0 / fastest:.2f}x, iteration 1") in str(exc.value)
 
 
@@ -499,7 +530,7 @@ def test_a_speedup_target_is_judged_against_the_unpruned_model_measured_beside_i
     from slimpipe.pruning import timing
     from slimpipe.stages.prune_train import prune_train
 
-    pruned_ms = iter([1.5, 1.3])
+    pruned_ms = iter([1.5, 1.3, 1.32])  # the second met 1.5x; its confirmation too, a little slower
     monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
     def alternate(predictors, feeds, rounds, repeats):
         ms = next(pruned_ms)
@@ -510,13 +541,15 @@ def test_a_speedup_target_is_judged_against_the_unpruned_model_measured_beside_i
     info = prune_train(tiny_model, tiny_dataset, tiny_sensitivities, tmp_path / "p", epochs=1,
                        latency_table=table, target_speedup=1.5, max_layer_loss=1.0)
     first, second = info.pruning["iterations"]
-    assert (first["measured_speedup"], second["measured_speedup"]) == pytest.approx((2.0 / 1.5, 2.0 / 1.3))
+    assert (first["measured_speedup"], second["measured_speedup"]) == pytest.approx((2.0 / 1.5, 2.0 / 1.32))
     assert first["required_saving_ms"] == pytest.approx(10.0 - 10.0 / 1.5)
     predicted_saving, measured_saving = 10.0 - first["predicted_ms"], 10.0 - 1.5 / 2.0 * 10.0  # in table time
     assert second["required_saving_ms"] == pytest.approx(
         (10.0 - 10.0 / 1.5) * predicted_saving / measured_saving)
     assert second["layers_pruned"] > first["layers_pruned"] or second["predicted_ms"] < first["predicted_ms"]
-    assert (info.pruning["measured_ms"], info.pruning["base_ms"]) == (1.3, 2.0)
+    assert (info.pruning["measured_ms"], info.pruning["base_ms"]) == (1.32, 2.0)  # the slower of the two
+    assert second["measurements_ms"] == [1.3, 1.32] and first["measurements_ms"] == [1.5]
+    assert second["measured_speedups"] == pytest.approx([2.0 / 1.3, 2.0 / 1.32])
     assert info.pruning["target_speedup"] == 1.5 and info.pruning["max_layer_loss"] == 1.0
 
 

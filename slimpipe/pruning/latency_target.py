@@ -19,7 +19,10 @@ loses (1-a)(1-b) of its work, not 1-a-b; per-op overheads stay), so the correcti
 NetAdapt's is per iteration: the required saving is scaled by predicted / measured saving of the model
 just measured, and never by less than the shortfall itself. A model measured well under the target (more
 than SLACK) is corrected the same way in the other direction, and of the models that met the target the
-one with the least cost is kept. When the target cannot be reached under the cap, the error names the
+one with the least cost is kept. A model meets the target only when a second, independent measurement
+agrees (`confirm`): the slower of the two is what the loop judges and records, so one lucky measurement on a
+noisy host (seen: the same unpruned UNet at 23 and 30.6 ms within one run, a 2.05x model that measured
+1.80x side by side) cannot decide "met". When the target cannot be reached under the cap, the error names the
 layers that bound it and the best speed-up reachable.
 """
 from __future__ import annotations
@@ -35,7 +38,7 @@ from slimpipe.pruning.rules import Sensitivities, align_ratios
 # twice the pipeline's default eval_metric_loss; the knapsack already spends loss where it buys most time,
 # the cap only keeps any one layer from being wrecked for the target.
 DEFAULT_MAX_LAYER_LOSS = 0.1
-DEFAULT_ITERATIONS = 5  # measurements before the loop gives up
+DEFAULT_ITERATIONS = 5  # choices measured before the loop gives up (a confirmation is not counted)
 STEPS = 4000  # resolution of the knapsack: the required saving in this many steps
 TIE = 1e-9  # per unit of ratio: at equal loss, the knapsack prunes less
 NAMED = 6  # bounding layers named in an error, the most constraining first
@@ -217,13 +220,15 @@ class Outcome:
 
 def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable[[dict[str, float]], float],
           max_iterations: int = DEFAULT_ITERATIONS, target_text: str | None = None,
-          first_aim_ms: float | None = None, tolerance: float = 0.0) -> Outcome:
+          first_aim_ms: float | None = None, tolerance: float = 0.0, confirm: bool = True) -> Outcome:
     """Choose ratios for `target_ms` (`choose(aim_ms)`, e.g. Knapsack.choose), measure them
     (`measure(ratios)` -> ms) and correct until the measured latency is at most the target (`next_required`).
     `target_text` names the target in errors (default: its milliseconds); `first_aim_ms` is the first aim
     where the tables already know their additive prediction runs optimistic (`first_aim`), else the target.
     `tolerance`: the tables' known relative error; the most the cap allows is still measured where its
-    predicted latency is within that much of the target, rather than refused unmeasured."""
+    predicted latency is within that much of the target, rather than refused unmeasured. `confirm`: a
+    choice that measured at or under the target is measured once more, and the slower of the two is judged
+    (each iteration records both in `measurements_ms`)."""
     if max_iterations < 1:
         raise fail(f"max_iterations {max_iterations}: must be at least 1")
     text = target_text or f"{target_ms:.3f} ms"
@@ -241,13 +246,17 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
         if not choice.reached and (aim == target_ms and not iterations and not close
                                    or choice.ratios in measured_choices):
             raise cannot_reach(text, target_ms, choice, iterations)
-        measured = float(measure(dict(choice.ratios)))
+        measurements = [float(measure(dict(choice.ratios)))]
+        if confirm and measurements[0] <= target_ms:
+            measurements.append(float(measure(dict(choice.ratios))))
+        measured = max(measurements)  # met only if every measurement met
         measured_choices.append(dict(choice.ratios))
         iterations.append({"iteration": i, "required_saving_ms": choice.required_ms,
                            "predicted_ms": choice.predicted_ms, "measured_ms": measured,
                            "layers_pruned": len(choice.ratios), "loss": choice.loss, "cost": choice.cost,
                            "at_limit": not choice.reached,
-                           "realized": realized(choice, measured), "met": measured <= target_ms})
+                           "realized": realized(choice, measured), "met": measured <= target_ms,
+                           "measurements_ms": measurements})
         if measured <= target_ms:
             passing.append((choice, measured, i))
         if passing:
@@ -268,7 +277,7 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
         kept, measured, i = min(passing, key=lambda p: (p[0].cost, p[1]))
         return Outcome(dict(kept.ratios), kept.predicted_ms, measured, iterations, chosen=i)
     best = min(iterations, key=lambda it: it["measured_ms"])
-    raise fail(f"{text}: not reached after {max_iterations} measurements; the fastest measured was "
+    raise fail(f"{text}: not reached after {max_iterations} iterations; the fastest measured was "
                f"{best['measured_ms']:.3f} ms ({choice.base_ms / best['measured_ms']:.2f}x, iteration "
                f"{best['iteration']}, predicted {best['predicted_ms']:.3f} ms)"
                + _bounding_text(choice.bounding, choice.max_layer_loss, at_limit=False)

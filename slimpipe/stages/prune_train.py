@@ -236,15 +236,21 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
                            f"pruned at once: aiming first at {first_aim:.3f} ms in its additive terms")
     outcome = latency_target.reach(goal.target_ms, knapsack.choose, measure, max_iterations, goal.text,
                                    first_aim_ms=first_aim, tolerance=tolerance(table))
-    iterations = [dict(it, **seen, measured_speedup=seen["base_ms"] / seen["measured_ms"])
-                  for it, seen in zip(outcome.iterations, raw)]
+    iterations, taken = [], 0
+    for it in outcome.iterations:  # each took one timing, or two where the first met the target (confirmed)
+        timings = raw[taken:taken + len(it["measurements_ms"])]
+        taken += len(timings)
+        seen = max(timings, key=lambda t: t["measured_ms"] / t["base_ms"])  # the slower, as the loop judged
+        iterations.append(dict(it, **seen, measured_speedup=seen["base_ms"] / seen["measured_ms"],
+                               measurements_ms=[t["measured_ms"] for t in timings],
+                               measured_speedups=[t["base_ms"] / t["measured_ms"] for t in timings]))
     final = iterations[outcome.chosen - 1]  # the measured model that met the target with the least loss
     # The prediction for the chosen plan, the overlap of single-layer savings corrected by the FLOPs the plan
     # removes at once (LatencyTable.interaction), then carried from the table's time to this run's.
     with pruner.pruned(outcome.ratios):
         flops_saved = table.base_flops - model_stats(net, info.input_shape())["flops"] if table.base_flops else None
     predicted_speedup = table.predicted_speedup(outcome.ratios, flops_saved)
-    log("prune-train", f"{goal.text} met after {len(iterations)} measurement(s), keeping iteration {outcome.chosen}: predicted "
+    log("prune-train", f"{goal.text} met after {len(iterations)} iteration(s) ({taken} timings), keeping iteration {outcome.chosen}: predicted "
                        f"{final['base_ms'] / predicted_speedup:.3f} ms, measured {final['measured_ms']:.3f} ms "
                        f"({final['measured_speedup']:.2f}x), summed sensitivity loss {final['loss']:.4f}")
     return outcome.ratios, {"max_layer_loss": knapsack.cap,
