@@ -63,7 +63,9 @@ def read_json(path: Path) -> dict:
 
 def side_by_side(base_dir: Path, pruned_dir: Path, dataset: Path, rounds: int = 5, repeats: int = 50) -> dict:
     """Alternate base and pruned predictors (CPU, MKLDNN off, 1 thread, batch 1) on the first val image
-    (with every input the model takes); median of round means."""
+    (with every input the model takes); median of round means (`speedup`, judged), and beside it the median
+    of round medians (`speedup_p50`, the statistic prune-train's loop and the latency table time by, which
+    host interruptions move less)."""
     import numpy as np
 
     from slimpipe import modeldir
@@ -76,13 +78,16 @@ def side_by_side(base_dir: Path, pruned_dir: Path, dataset: Path, rounds: int = 
     feed = get_task(info.task).feeds(load_split_for(info, dataset, "val"), np.arange(1))
     predictors = {name: Predictor(make_config(*modeldir.inference_paths(d), PredictorSettings()))
                   for name, d in (("base", base_dir), ("pruned", pruned_dir))}
-    means = {"base": [], "pruned": []}
+    means, p50s = {"base": [], "pruned": []}, {"base": [], "pruned": []}
     for _ in range(rounds):
         for name, predictor in predictors.items():
-            means[name].append(time_runs(predictor, feed, warmup=10, repeats=repeats)["mean"])
+            timed = time_runs(predictor, feed, warmup=10, repeats=repeats)
+            means[name].append(timed["mean"])
+            p50s[name].append(timed["p50"])
     med = {k: float(np.median(v)) for k, v in means.items()}
+    p50 = {k: float(np.median(v)) for k, v in p50s.items()}
     return {"base_ms": med["base"], "pruned_ms": med["pruned"], "speedup": med["base"] / med["pruned"],
-            "rounds": rounds, "repeats": repeats}
+            "speedup_p50": p50["base"] / p50["pruned"], "rounds": rounds, "repeats": repeats}
 
 
 def val_images(model: Path, dataset: Path) -> int:

@@ -19,7 +19,8 @@ from typing import Callable, Iterable, Mapping
 
 # The sections in the order bench/results.md shows them; each is the module bench/jobs/<name>.py.
 ORDER = ("classification", "segmentation", "fast_scnn", "detection", "detection_longer", "sensitivity", "shards",
-         "gpu", "containers", "latency_classification", "latency_segmentation", "latency_detection", "fold", "serving")
+         "gpu", "containers", "latency_classification", "latency_segmentation", "latency_detection",
+         "latency_detection_backbone", "fold", "serving")
 PACKAGE = "bench.jobs"
 HEADER = ("# Benchmark results\n\nWritten by `make bench` (`python -m bench.run`); every figure names the "
           "command that produced it.\n\n")

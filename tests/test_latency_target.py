@@ -630,3 +630,95 @@ def test_a_target_past_every_layers_largest_ratio_does_not_advise_a_larger_cap()
         reach(loose.most().predicted_ms / 1.5, loose.choose, lambda ratios: 1.0)
     assert "every layer is at its largest measured ratio" in str(error.value)
     assert "raise --max-layer-loss" not in str(error.value) and "make more layers prunable" in str(error.value)
+
+
+class LearningTable(Table):
+    """A hand-made table that learns: `scale` multiplies every saving, set from what a model measured."""
+
+    scale = 1.0
+
+    def saved_at(self, layer: str, ratio: float) -> float:
+        return self.scale * super().saved_at(layer, ratio)
+
+
+def test_a_learning_loop_aims_at_the_target_itself_once_the_tables_learned_the_measurement():
+    sens, plain, _ = linear_case()
+    table = LearningTable(plain.base_ms, plain.saved)
+    current = [Knapsack(sens, table, 0.1, dict.fromkeys(sens, WIDE))]
+
+    def measure(ratios):  # the model saves 0.7 of what the unlearned table predicts; the table learns that
+        saved = 0.7 * sum(Table.saved_at(table, layer, r) for layer, r in ratios.items())
+        table.scale = 0.7
+        current[0] = current[0].rebuilt()
+        return table.base_ms - saved
+
+    outcome = reach(70.0, lambda aim: current[0].choose(aim), measure, learning=True)
+    first, second = outcome.iterations[:2]
+    assert not first["met"] and second["met"] and outcome.chosen == 2
+    assert second["required_saving_ms"] == pytest.approx(30.0)  # the target itself: no second correction
+    assert second["measured_ms"] == pytest.approx(second["predicted_ms"])  # the refit table predicted it
+
+
+def test_a_learning_loop_whose_refit_repeats_a_model_measured_too_slow_scales_the_saving_as_before():
+    sens, table, knapsack = linear_case()
+
+    def measure(ratios):  # 20% slower than predicted; the tables learn nothing
+        return 1.2 * (table.base_ms - sum(table.saved_at(l, r) for l, r in ratios.items()))
+
+    outcome = reach(50.0, knapsack.choose, measure, learning=True)
+    first, second = outcome.iterations[:2]
+    assert not first["met"] and first["ratios"] != second["ratios"]
+    assert second["required_saving_ms"] == pytest.approx(next_required_after(first, table.base_ms, 50.0))
+    assert outcome.measured_ms <= 50.0
+
+
+def next_required_after(it, base_ms, target_ms):
+    from slimpipe.pruning.latency_target import Choice, next_required
+
+    choice = Choice(ratios=it["ratios"], saved_ms=base_ms - it["predicted_ms"], loss=it["loss"], cost=it["cost"],
+                    base_ms=base_ms, required_ms=it["required_saving_ms"], reached=True, max_layer_loss=0.1,
+                    bounding=[])
+    return next_required(choice, it["measured_ms"], target_ms)
+
+
+def fitted_plans_table(sens_path, out, base_ms=10.0, count=40) -> Path:
+    """A latency table of the model `sens_path` was measured on, fitted to `count` random plans whose
+    saved share is 0.03 per layer at ratio 1 (additive)."""
+    from slimpipe.pruning import latency as lat
+
+    path = write_table(sens_path, out, base_ms=base_ms)
+    table = lat.read(path)
+    plans = lat.random_plans(table.all_layers, count, 0)
+    table.method, table.plan_count = "plans", len(plans)
+    table.plans = [{"index": i, "ratios": ratios, "saved_frac": 0.03 * sum(ratios.values()), "spread_frac": 0.0,
+                    "base_ms": base_ms} for i, ratios in enumerate(plans)]
+    lat.apply_fit(table)
+    lat.write(path, table)
+    return path
+
+
+def test_prune_train_refits_a_plans_table_with_each_measurement_and_leaves_its_file_alone(
+        tiny_model, tiny_dataset, tiny_sensitivities, tmp_path, monkeypatch):
+    """Stubbed timing: every pruned model runs at 0.55 of the unpruned one, whatever the plan. The table
+    predicts more saving for larger plans, so the first choice (aimed at 1.5x) measures 1.82x: well under the
+    target; the refit table has learned that this plan saved more and answers with a lighter one."""
+    from slimpipe.pruning import latency as lat
+    from slimpipe.pruning import timing
+    from slimpipe.stages.prune_train import prune_train
+
+    monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
+    monkeypatch.setattr(timing, "alternate", lambda predictors, feeds, rounds, repeats: [
+        timing.Timing(2.0, 0.0, [2.0]), timing.Timing(1.1, 0.0, [1.1])])
+    path = fitted_plans_table(tiny_sensitivities, tmp_path / "L.json")
+    before = path.read_bytes()
+    info = prune_train(tiny_model, tiny_dataset, tiny_sensitivities, tmp_path / "p", epochs=1,
+                       latency_table=path, target_speedup=1.5, max_layer_loss=1.0)
+    plan = info.pruning
+    assert path.read_bytes() == before and plan["latency_table"]["refit"] is True
+    first, second = plan["iterations"][:2]
+    assert first["met"] and second["predicted_ms"] > first["predicted_ms"]  # lighter, as the refit table says
+    unrefit = lat.read(path)
+    assert second["predicted_ms"] != pytest.approx(unrefit.predicted_ms(second["ratios"]))  # the refit's
+    kept = plan["iterations"][plan["iterations"].index(next(it for it in plan["iterations"]
+                                                            if it["ratios"] == plan["ratios"]))]
+    assert plan["predicted_table_ms"] == pytest.approx(kept["predicted_ms"])  # made before it was measured

@@ -171,6 +171,8 @@ def fit_plans(plans: list[dict[str, Any]], layers: list[str], ridge: float = RID
     x = np.array([[p["ratios"].get(layer, 0.0) ** k for layer in layers for k in (1, 2)] for p in plans], float)
     saved = np.array([p["saved_frac"] for p in plans], float)
     y = saved if form == "additive" else -np.log(np.maximum(1.0 - saved, 1e-6))
+    weight = np.sqrt(np.array([p.get("weight", 1.0) for p in plans], float))  # rows scaled: weighted squares
+    x, y = x * weight[:, None], y * weight
 
     def latency(terms: np.ndarray) -> np.ndarray:
         return 1.0 - terms if form == "additive" else np.exp(-terms)
@@ -184,11 +186,12 @@ def fit_plans(plans: list[dict[str, Any]], layers: list[str], ridge: float = RID
     errors = []
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
-        predicted = float(latency(x[i] @ solve(x[keep], y[keep])))
+        predicted = float(latency(x[i] / weight[i] @ solve(x[keep], y[keep])))
         errors.append(abs(predicted - (1.0 - saved[i])) / max(1.0 - saved[i], 1e-6))
     quality = {"plans": len(plans), "form": form, "loo_mean_error": float(np.mean(errors)) if errors else 0.0,
                "loo_max_error": float(np.max(errors)) if errors else 0.0,
-               "rms_frac": float(np.sqrt(np.mean((1.0 - latency(x @ w) - saved) ** 2))) if len(y) else 0.0}
+               "rms_frac": float(np.sqrt(np.mean((1.0 - latency(x / weight[:, None] @ w) - saved) ** 2)))
+               if len(y) else 0.0}
     return {layer: (float(w[2 * i]), float(w[2 * i + 1])) for i, layer in enumerate(layers)}, quality
 
 

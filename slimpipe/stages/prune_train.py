@@ -202,15 +202,21 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
                      max_iterations: int) -> tuple[dict[str, float], dict[str, Any]]:
     """Ratios that meet the latency goal as measured (the knapsack, then measure and correct), with what
     model.json records of it (LATENCY_KEYS)."""
-    from slimpipe.pruning.latency import describe, latency_ratio
+    import copy
+
+    from slimpipe.pruning.latency import apply_fit, describe, latency_ratio
     from slimpipe.pruning.timing import alternate, exported_predictor
     from slimpipe.stages.latency_table import timed_feeds
 
-    table, net = goal.table, pruner.model
+    net = pruner.model
+    learning = goal.table.fitted  # each measured model joins the fit (latency_target's module doc)
+    table = copy.deepcopy(goal.table) if learning else goal.table  # the refit lives in this run, not the file
+    table_base = table.base_ms
     settings = predictor_settings(table, goal.path)
     shapes = task.input_shapes(info.input_size)  # the table's, checked by latency_goal
     feeds = timed_feeds(task, val_split, table.settings["batch"])
-    knapsack = goal.knapsack
+    knapsack = goal.knapsack.rebuilt(table) if learning else goal.knapsack
+    current = [knapsack]  # refit after each measurement while learning
     log("prune-train", f"{goal.text}: {goal.target_ms:.3f} ms against the table's unpruned {table.base_ms:.3f} ms "
                        f"({describe(table.settings)}); no layer beyond loss {knapsack.cap:g}")
     base = exported_predictor(net, shapes, settings)
@@ -226,16 +232,23 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
                     "measured_spread_ms": base_t.median_ms * ratio_spread})
         log("prune-train", f"{len(ratios)} layers pruned: measured {base_t.median_ms * ratio:.3f} ms against the "
                            f"unpruned {base_t.median_ms:.3f} ms ({1 / ratio:.2f}x)")
+        if learning:  # in the table's terms: the saved share; its base is the median the plans' bases keep
+            table.plans.append({"index": -len(raw), "ratios": dict(ratios), "saved_frac": 1.0 - ratio,
+                                "spread_frac": ratio_spread, "base_ms": table_base,
+                                "weight": latency_target.LEARN_WEIGHT})
+            apply_fit(table)
+            current[0] = current[0].rebuilt()
         # A speed-up is judged against the unpruned model measured beside it, in the table's time
-        return table.base_ms * ratio if goal.speedup else base_t.median_ms * ratio
+        return table_base * ratio if goal.speedup else base_t.median_ms * ratio
 
     share = table.share_together()  # the table's own measurement of every layer pruned at once
     first_aim = latency_target.first_aim(table.base_ms, goal.target_ms, share)
     if share != 1.0:
         log("prune-train", f"the table's summed single-layer savings kept {share:.2f} of themselves with every layer "
                            f"pruned at once: aiming first at {first_aim:.3f} ms in its additive terms")
-    outcome = latency_target.reach(goal.target_ms, knapsack.choose, measure, max_iterations, goal.text,
-                                   first_aim_ms=first_aim, tolerance=tolerance(table))
+    outcome = latency_target.reach(goal.target_ms, lambda aim: current[0].choose(aim), measure, max_iterations,
+                                   goal.text, first_aim_ms=first_aim, tolerance=tolerance(goal.table),
+                                   learning=learning)
     iterations, taken = [], 0
     for it in outcome.iterations:  # each took one timing, or two where the first met the target (confirmed)
         timings = raw[taken:taken + len(it["measurements_ms"])]
@@ -245,20 +258,28 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
                                measurements_ms=[t["measured_ms"] for t in timings],
                                measured_speedups=[t["base_ms"] / t["measured_ms"] for t in timings]))
     final = iterations[outcome.chosen - 1]  # the measured model that met the target with the least loss
-    # The prediction for the chosen plan, the overlap of single-layer savings corrected by the FLOPs the plan
-    # removes at once (LatencyTable.interaction), then carried from the table's time to this run's.
-    with pruner.pruned(outcome.ratios):
-        flops_saved = table.base_flops - model_stats(net, info.input_shape())["flops"] if table.base_flops else None
-    predicted_speedup = table.predicted_speedup(outcome.ratios, flops_saved)
+    if learning:
+        # The prediction the tables made when they chose the plan (refit with the models measured before it,
+        # never with its own measurement)
+        predicted_speedup = table_base / final["predicted_ms"]
+        log("prune-train", f"the table was refit with each of the {taken} timings (weight "
+                           f"{latency_target.LEARN_WEIGHT:g} plans each); the file {goal.path} is unchanged")
+    else:
+        # The prediction for the chosen plan, the overlap of single-layer savings corrected by the FLOPs the
+        # plan removes at once (LatencyTable.interaction), then carried from the table's time to this run's.
+        with pruner.pruned(outcome.ratios):
+            flops_saved = (table.base_flops - model_stats(net, info.input_shape())["flops"] if table.base_flops
+                           else None)
+        predicted_speedup = table.predicted_speedup(outcome.ratios, flops_saved)
     log("prune-train", f"{goal.text} met after {len(iterations)} iteration(s) ({taken} timings), keeping iteration {outcome.chosen}: predicted "
                        f"{final['base_ms'] / predicted_speedup:.3f} ms, measured {final['measured_ms']:.3f} ms "
                        f"({final['measured_speedup']:.2f}x), summed sensitivity loss {final['loss']:.4f}")
     return outcome.ratios, {"max_layer_loss": knapsack.cap,
-                            "latency_table": {"settings": table.settings, "base_ms": table.base_ms,
-                                              "ratios": list(table.ratios)},
+                            "latency_table": {"settings": table.settings, "base_ms": table_base,
+                                              "ratios": list(table.ratios), "refit": learning},
                             "predicted_ms": final["base_ms"] / predicted_speedup,
                             "predicted_speedup": predicted_speedup,
-                            "predicted_table_ms": table.base_ms / predicted_speedup,
+                            "predicted_table_ms": table_base / predicted_speedup,
                             "measured_ms": final["measured_ms"],
                             "base_ms": final["base_ms"], "iterations": iterations}
 

@@ -1,0 +1,48 @@
+"""Latency target on the detector with its backbone prunable (model option prune_backbone): the demo's neck
+alone cannot reach 2x (latency_detection's refusals). The demo's detector is trained as long as
+detection_longer's (the demo's 12 epochs leave it at a low mAP), analysed over neck and backbone, pruned at
+eval_metric_loss 0.05 for the comparison, and the metric drop is judged against the unpruned model retrained
+as long as prune-train retrains (the control), as detection_longer does."""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+NAME = "latency_detection_backbone"
+DEPENDS: tuple[str, ...] = ()  # trains its own detector on its own copy of the shapes sample
+EPOCHS = 80  # as detection_longer
+PRUNE_EPOCHS = 12  # as detection_longer
+
+
+def run(work: Path) -> list[str]:
+    from bench.latency_target import Source, latency_target_section
+    from bench.pruning import retrained_unpruned
+    from slimpipe.demo import DEMO_SETTINGS
+    from slimpipe.models.registry import parse_options
+    from slimpipe.stages.benchmark import benchmark
+    from slimpipe.stages.prune_train import prune_train
+    from slimpipe.stages.sensitivity import sensitivity
+    from slimpipe.stages.train import train
+    from slimpipe.tasks import get_task
+
+    settings = dataclasses.replace(DEMO_SETTINGS["detection"], epochs=EPOCHS, prune_epochs=PRUNE_EPOCHS)
+    out = work / NAME
+    data, results = out / "detection-sample", out / "results"
+    if not (data / "labels.txt").exists():
+        get_task("detection").write_sample(data)
+    shutil.rmtree(results, ignore_errors=True)  # a fresh run: nothing resumed from a previous bench
+    options = dict(parse_options(settings.arch_options), prune_backbone="true")
+    size = (settings.input_size, settings.input_size)
+    train(data, results / "model", task="detection", arch=settings.arch, arch_options=options, input_size=size,
+          epochs=settings.epochs, batch_size=settings.batch_size)
+    sensitivity(results / "model", data, results / "sensitivities.json")
+    prune_train(results / "model", data, results / "sensitivities.json", results / "pruned", eval_metric_loss=0.05,
+                epochs=settings.prune_epochs, batch_size=settings.batch_size)
+    for model, name in (("model", "base"), ("pruned", "pruned")):
+        benchmark(results / model, data, results / f"benchmark_{name}_cpu.json")
+    control = retrained_unpruned(results / "model", data, {"epochs": settings.prune_epochs,
+                                                           "batch_size": settings.batch_size})
+    source = Source(results, data, out / "latency", settings,
+                    f"detector with prune_backbone, trained {EPOCHS} epochs", NAME, control)
+    return latency_target_section(work, "detection", source=source)
