@@ -117,7 +117,8 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
 
 
 # What a latency target adds to model.json's `pruning` (None for the other targets): the table's settings and
-# its unpruned latency, the cap, the latency the tables predicted for the chosen ratios, the pruned and the
+# its unpruned latency and whether the loop refit it, the cap, the latency the tables predicted for the chosen
+# ratios (before that model was timed), the pruned and the
 # unpruned model's latency measured side by side on those settings before retraining (which does not change
 # the architecture), and every iteration of the measure-and-correct loop.
 LATENCY_KEYS = ("max_layer_loss", "latency_table", "predicted_ms", "predicted_speedup", "predicted_table_ms",
