@@ -6,6 +6,7 @@ alternating rounds, so machine noise hits both alike.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -92,11 +93,13 @@ def side_by_side(base_dir: Path, pruned_dir: Path, dataset: Path, rounds: int = 
 
 def side_by_side_repeated(base_dir: Path, pruned_dir: Path, dataset: Path, times: int = 5) -> dict:
     """`side_by_side` `times` times in a row: the run whose speed-up is the median, with every speed-up
-    (`speedups`). On this host one pair of models measured 1.7x and 2.1x half a minute apart (the unpruned
-    model flips between about 16.4 and 18.7 ms, bench/studies/regimes.py), so a single measurement decides
-    nothing near a target."""
+    (`speedups`); `speedup_p50` is the median of the runs' own speed-ups by medians (not the median run's).
+    On this host one pair of models measured 1.7x and 2.1x half a minute apart (the unpruned model flips
+    between about 16.4 and 18.7 ms, bench/studies/regimes.py), so a single measurement decides nothing near
+    a target."""
     runs = sorted((side_by_side(base_dir, pruned_dir, dataset) for _ in range(times)), key=lambda r: r["speedup"])
-    return dict(runs[len(runs) // 2], speedups=[r["speedup"] for r in runs])
+    return dict(runs[len(runs) // 2], speedups=[r["speedup"] for r in runs],
+                speedup_p50=statistics.median(r["speedup_p50"] for r in runs))
 
 
 def val_images(model: Path, dataset: Path) -> int:

@@ -35,6 +35,10 @@ class Source:
     name: str  # the bench section, for the figures' commands
     control: tuple[str, int, float] | None = None
 
+    def reference(self, base) -> float:
+        """The metric a pruned model's drop is judged against: the control's where given, else the base's."""
+        return base.metric_value if self.control is None else self.control[2]
+
     @classmethod
     def demo(cls, work: Path, task: str) -> "Source":
         """A demo's outputs (the task's demo section, the latency section's dependency)."""
@@ -74,7 +78,7 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
     matched, at_match = matched_speed_row(results, data, out, base, loss_model, cap, settings, cmd_prune, source)
     p = info.pruning
     metric = METRIC_TITLES.get(base.metric, base.metric)
-    reference = base.metric_value if source.control is None else source.control[2]
+    reference = source.reference(base)
     reference_text = "base" if source.control is None else f"unpruned control retrained {source.control[1]} epochs"
     drop = 100 * (reference - lat_model.metric_value)
     loss_drop = 100 * (reference - loss_model.metric_value)
@@ -141,7 +145,7 @@ def matched_speed_row(results: Path, data: Path, out: Path, base: BenchmarkResul
              f"{target:g} against that model, side by side")
     cmd = cmd_prune.split(" --max-layer-loss")[0].replace("--target-speedup 2 ", f"--target-speedup {target:g} ", 1)
     metric = METRIC_TITLES.get(base.metric, base.metric)
-    reference = base.metric_value if source.control is None else source.control[2]
+    reference = source.reference(base)
     loss_drop = 100 * (reference - loss_model.metric_value)
     # from the cap that reached 2x, larger ones as the 2x run does
     info, larger, _, refused = prune_with_caps(results, data, out, out / "pruned-matched", target,

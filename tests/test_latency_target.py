@@ -484,12 +484,16 @@ def latency_pruned(tiny_model, tiny_dataset, tiny_sensitivities, tmp_path_factor
     test does not hang on this machine's speed; the choice is the knapsack's, the figures are measured."""
     from slimpipe.cli import main
 
+    from slimpipe.stages import prune_train
+
     root = tmp_path_factory.mktemp("latency-pruned")
     table = write_table(tiny_sensitivities, root / "L.json", per_layer_ms=2.0)
     out = root / "pruned"
-    assert main(["prune-train", "--model", str(tiny_model), "--dataset", str(tiny_dataset), "--sensitivities",
-                 str(tiny_sensitivities), "--target-latency-ms", "999.5", "--latency-table", str(table),
-                 "--epochs", "1", "--out", str(out)]) == 0
+    with pytest.MonkeyPatch.context() as patch:  # the table's 1000 ms are not this host's: no carrying over
+        patch.setattr(prune_train, "table_target_ms", lambda goal, base, feeds: goal.target_ms)
+        assert main(["prune-train", "--model", str(tiny_model), "--dataset", str(tiny_dataset), "--sensitivities",
+                     str(tiny_sensitivities), "--target-latency-ms", "999.5", "--latency-table", str(table),
+                     "--epochs", "1", "--out", str(out)]) == 0
     return out, table
 
 
@@ -672,6 +676,43 @@ def test_a_learning_loop_whose_refit_repeats_a_model_measured_too_slow_scales_th
     assert outcome.measured_ms <= 50.0
 
 
+def test_a_learning_loop_never_measures_a_model_again_when_the_refit_keeps_repeating_them():
+    """The tables learn nothing and larger models realise less of their predicted saving, so each model
+    falls a little short: the refit would answer the first model, then the second, ... at every iteration.
+    Each iteration must measure a model not measured before (a confirmation aside)."""
+    sens, table, knapsack = linear_case()
+    calls = []
+
+    def measure(ratios):
+        saved = sum(table.saved_at(l, r) for l, r in ratios.items())
+        calls.append(dict(ratios))
+        return table.base_ms - saved * (1 - saved / 200)
+
+    try:
+        reach(70.0, knapsack.choose, measure, learning=True)
+    except SlimpipeError as error:
+        assert "not reached after 5 iterations" in str(error)
+    models = [ratios for i, ratios in enumerate(calls) if i == 0 or ratios != calls[i - 1]]
+    assert len(models) >= 3
+    assert all(a != b for a, b in itertools.combinations(models, 2))
+
+
+def test_after_a_model_met_the_target_a_costlier_choice_is_not_measured():
+    met = Choice(ratios={"a": 0.5}, saved_ms=50.0, loss=0.1, cost=0.01, base_ms=100.0, required_ms=50.0,
+                 reached=True, max_layer_loss=0.1)
+    costlier = Choice(ratios={"a": 0.3, "b": 0.3}, saved_ms=50.0, loss=0.2, cost=0.02, base_ms=100.0,
+                      required_ms=50.0, reached=True, max_layer_loss=0.1)
+    answers = iter([met, costlier])
+    calls = []
+
+    def measure(ratios):  # well under the target: the loop looks for a lighter model
+        calls.append(ratios)
+        return 40.0
+
+    outcome = reach(50.0, lambda aim: next(answers), measure, learning=True)
+    assert outcome.ratios == {"a": 0.5} and len(calls) == 2  # the model and its confirmation only
+
+
 def next_required_after(it, base_ms, target_ms):
     from slimpipe.pruning.latency_target import Choice, next_required
 
@@ -681,16 +722,16 @@ def next_required_after(it, base_ms, target_ms):
     return next_required(choice, it["measured_ms"], target_ms)
 
 
-def fitted_plans_table(sens_path, out, base_ms=10.0, count=40) -> Path:
+def fitted_plans_table(sens_path, out, base_ms=10.0, count=40, per_layer=0.03) -> Path:
     """A latency table of the model `sens_path` was measured on, fitted to `count` random plans whose
-    saved share is 0.03 per layer at ratio 1 (additive)."""
+    saved share is `per_layer` per layer at ratio 1 (additive)."""
     from slimpipe.pruning import latency as lat
 
     path = write_table(sens_path, out, base_ms=base_ms)
     table = lat.read(path)
     plans = lat.random_plans(table.all_layers, count, 0)
     table.method, table.plan_count = "plans", len(plans)
-    table.plans = [{"index": i, "ratios": ratios, "saved_frac": 0.03 * sum(ratios.values()), "spread_frac": 0.0,
+    table.plans = [{"index": i, "ratios": ratios, "saved_frac": per_layer * sum(ratios.values()), "spread_frac": 0.0,
                     "base_ms": base_ms} for i, ratios in enumerate(plans)]
     lat.apply_fit(table)
     lat.write(path, table)
@@ -719,6 +760,60 @@ def test_prune_train_refits_a_plans_table_with_each_measurement_and_leaves_its_f
     assert first["met"] and second["predicted_ms"] > first["predicted_ms"]  # lighter, as the refit table says
     unrefit = lat.read(path)
     assert second["predicted_ms"] != pytest.approx(unrefit.predicted_ms(second["ratios"]))  # the refit's
-    kept = plan["iterations"][plan["iterations"].index(next(it for it in plan["iterations"]
-                                                            if it["ratios"] == plan["ratios"]))]
-    assert plan["predicted_table_ms"] == pytest.approx(kept["predicted_ms"])  # made before it was measured
+    kept = next(it for it in plan["iterations"] if it["ratios"] == plan["ratios"])
+    # The prediction made before the kept model was timed, not the refit's after (which learned 0.55)
+    assert plan["predicted_table_ms"] == pytest.approx(kept["predicted_ms"])
+    refit = lat.read(path)
+    refit.plans += [{"index": -1, "ratios": it["ratios"], "saved_frac": 0.45, "spread_frac": 0.0, "base_ms": 10.0,
+                     "weight": 5.0} for it in plan["iterations"] for _ in it["measurements_ms"]]
+    lat.apply_fit(refit, refit=True)
+    assert abs(plan["predicted_table_ms"] - refit.predicted_ms(plan["ratios"])) > 0.05
+
+
+def stub_timing(monkeypatch, base_ms, pruned_ms):
+    """Predictors are not built; the unpruned model times `base_ms` (alone or beside a pruned one), the
+    n-th pruned model timed `pruned_ms(n)`."""
+    from slimpipe.pruning import timing
+
+    calls = []
+    monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
+
+    def alternate(predictors, feeds, rounds, repeats):
+        base = timing.Timing(base_ms, 0.0, [base_ms])
+        if len(predictors) == 1:
+            return [base]
+        calls.append(pruned_ms(len(calls)))
+        return [base, timing.Timing(calls[-1], 0.0, [calls[-1]])]
+
+    monkeypatch.setattr(timing, "alternate", alternate)
+    return calls
+
+
+def test_a_latency_in_milliseconds_is_carried_into_the_tables_time_by_the_unpruned_model_timed_now(
+        tiny_model, tiny_dataset, tiny_sensitivities, tmp_path, monkeypatch):
+    """The table measured the unpruned model at 10 ms; this host now runs it in 20 ms. 9.8 ms here is 0.49 of
+    the unpruned latency: 4.9 ms in the table's time, not 9.8 (a 1.02x target)."""
+    from slimpipe.stages.prune_train import prune_train
+
+    stub_timing(monkeypatch, 20.0, lambda n: 12.0 if n == 0 else 9.6)
+    path = fitted_plans_table(tiny_sensitivities, tmp_path / "L.json", per_layer=0.04)
+    info = prune_train(tiny_model, tiny_dataset, tiny_sensitivities, tmp_path / "p", epochs=1,
+                       latency_table=path, target_latency_ms=9.8, max_layer_loss=1.0)
+    first, second = info.pruning["iterations"][:2]
+    assert first["required_saving_ms"] == pytest.approx(10.0 - 4.9)
+    assert not first["met"] and second["met"]  # 12 ms missed 9.8 ms, 9.6 ms met it
+    assert info.pruning["measured_ms"] == pytest.approx(9.6) and info.pruning["base_ms"] == 20.0
+
+
+def test_a_latency_the_unpruned_model_already_meets_on_this_host_now_is_refused(
+        tiny_model, tiny_dataset, tiny_sensitivities, tmp_path, monkeypatch):
+    from slimpipe.stages.prune_train import prune_train
+
+    calls = stub_timing(monkeypatch, 8.0, lambda n: 7.0)
+    path = fitted_plans_table(tiny_sensitivities, tmp_path / "L.json")
+    with pytest.raises(SlimpipeError) as error:
+        prune_train(tiny_model, tiny_dataset, tiny_sensitivities, tmp_path / "p", epochs=1,
+                    latency_table=path, target_latency_ms=9.0, max_layer_loss=1.0)
+    assert str(error.value) == (f"--target-latency-ms 9: the unpruned model already runs in 8.000 ms on this host "
+                                f"now (its table, {path}, measured 10.000 ms): nothing to prune for")
+    assert not calls and not (tmp_path / "p").exists()

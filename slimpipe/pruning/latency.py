@@ -158,7 +158,8 @@ def random_plans(channels: dict[str, int], count: int, seed: int,
 
 
 def fit_plans(plans: list[dict[str, Any]], layers: list[str], ridge: float = RIDGE,
-              form: str = "additive") -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+              form: str = "additive", leave_one_out: bool = True
+              ) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
     """Per-layer coefficients (a, b) of a plan's terms sum(a r + b r^2), fitted to the measured plans
     ({"ratios", "saved_frac"}) by non-negative least squares with a ridge; and the fit's quality:
     leave-one-out errors of the predicted latency against the measured, mean and largest, and the
@@ -183,8 +184,8 @@ def fit_plans(plans: list[dict[str, Any]], layers: list[str], ridge: float = RID
                     maxiter=50 * n)[0]
 
     w = solve(x, y)
-    errors = []
-    for i in range(len(y)):
+    errors = []  # leave-one-out (skipped where not asked for: the errors then read 0)
+    for i in range(len(y) if leave_one_out else 0):
         keep = np.arange(len(y)) != i
         predicted = float(latency(x[i] / weight[i] @ solve(x[keep], y[keep])))
         errors.append(abs(predicted - (1.0 - saved[i])) / max(1.0 - saved[i], 1e-6))
@@ -202,15 +203,21 @@ def base_from_plans(table: "LatencyTable") -> None:
     table.base_ms, table.base_spread_ms = float(statistics.median(bases)), spread(bases)
 
 
-def apply_fit(table: "LatencyTable") -> None:
+def apply_fit(table: "LatencyTable", refit: bool = False) -> None:
     """Fill `saved` (the fit's terms in ms: base_ms times a layer's terms at each of the table's ratios;
     real milliseconds saved in the additive form) and `spread` (the fit's residual RMS in ms) for every
     layer from its measured plans, `base_ms` from the plans' base medians, and `fit` with the quality of
-    the form (FIT_FORMS) whose leave-one-out error is least, and every form's mean error."""
+    the form (FIT_FORMS) whose leave-one-out error is least, and every form's mean error. `refit`: plans
+    were added to a fitted table (prune-train's loop): its form is kept, and its leave-one-out errors, which
+    describe the table's own plans, are not recomputed."""
     layers = list(table.all_layers)
-    fits = {form: fit_plans(table.plans, layers, form=form) for form in FIT_FORMS}
-    coefficients, quality = min(fits.values(), key=lambda f: f[1]["loo_mean_error"])
-    quality = dict(quality, forms={form: f[1]["loo_mean_error"] for form, f in fits.items()})
+    if refit:
+        coefficients, quality = fit_plans(table.plans, layers, form=table.form, leave_one_out=False)
+        quality = dict(table.fit, plans=quality["plans"], rms_frac=quality["rms_frac"])
+    else:
+        fits = {form: fit_plans(table.plans, layers, form=form) for form in FIT_FORMS}
+        coefficients, quality = min(fits.values(), key=lambda f: f[1]["loo_mean_error"])
+        quality = dict(quality, forms={form: f[1]["loo_mean_error"] for form, f in fits.items()})
     base_from_plans(table)
     rms_ms = quality["rms_frac"] * table.base_ms
     table.saved = {layer: {r: table.base_ms * (a * r + b * r * r) for r in table.ratios

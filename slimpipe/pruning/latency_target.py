@@ -24,8 +24,9 @@ agrees (`confirm`): the slower of the two is what the loop judges and records, s
 noisy host (seen: the same unpruned UNet at 23 and 30.6 ms within one run, a 2.05x model that measured
 1.80x side by side) cannot decide "met".
 
-With a table fitted to whole plans, the loop also learns (`learning`): each measured model joins the table's
-plans (weighted, LEARN_WEIGHT) and the table is refit before the next choice, so the tables correct themselves
+With a table fitted to whole plans, the loop also learns (`learning`): each timing joins the table's plans
+(weighted LEARN_WEIGHT; a confirmed model, timed twice, counts twice) and the table is refit (its form kept)
+before the next choice, so the tables correct themselves
 where the knapsack looks. The knapsack seeks the layers whose fitted savings are largest for their loss, so
 it favours coefficients the fit over-estimated: on UNet (bench, 2026-11-24) the models it chose measured 15-32%
 slower than predicted though the fit's leave-one-out error on random plans was 4.9%; refit with the loop's
@@ -50,7 +51,8 @@ STEPS = 4000  # resolution of the knapsack: the required saving in this many ste
 TIE = 1e-9  # per unit of ratio: at equal loss, the knapsack prunes less
 NAMED = 6  # bounding layers named in an error, the most constraining first
 SLACK = 0.05  # a model measured this much under the target is pruned too far: the loop tries a lighter one
-LEARN_WEIGHT = 5.0  # a model the loop measured counts as this many random plans when the table is refit
+LEARN_WEIGHT = 5.0  # each timing the loop takes counts as this many random plans when the table is refit
+FALLBACKS = 8  # while learning: lower aims tried when the refit tables answer with a model already measured
 
 
 class LatencyTableLike(Protocol):
@@ -246,7 +248,10 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
     (each iteration records both in `measurements_ms`). `learning`: `measure` also teaches the tables what it
     measured (the caller refits them, `choose` then answers from the refit), so after each measurement the
     loop aims at the target itself rather than scaling the required saving (which would correct twice); where
-    the refit tables still answer with a model already measured too slow, the scaling applies once more."""
+    the refit tables still answer with a model already measured too slow, the loop asks for more as the
+    scaling would (and for at least the share that model missed the target by), until they answer with one
+    not yet measured (at most FALLBACKS times). The target, the aims and the measurements are in one time:
+    the tables'."""
     if max_iterations < 1:
         raise fail(f"max_iterations {max_iterations}: must be at least 1")
     text = target_text or f"{target_ms:.3f} ms"
@@ -256,13 +261,17 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
     passing: list[tuple[Choice, float, int]] = []  # measured at or under the target
     for i in range(1, max_iterations + 1):
         choice = choose(aim)
-        if learning and not passing and choice.ratios in measured_choices:
-            # the refit still prefers a model measured too slow: ask it for more, as the scaling would
+        for _ in range(FALLBACKS):
+            if not (learning and not passing and choice.reached and choice.ratios in measured_choices):
+                break
+            # The refit still prefers a model measured too slow: ask for more as the scaling would, and at
+            # least by the share that model missed the target by, so the aim falls strictly and repeats end
             seen = iterations[measured_choices.index(choice.ratios)]["measured_ms"]
-            aim = choice.base_ms - next_required(choice, seen, target_ms)
+            aim = min(choice.base_ms - next_required(choice, seen, target_ms), aim * target_ms / seen)
             choice = choose(aim)
-        if passing and (choice.ratios in measured_choices or not choice.reached):
-            break  # nothing lighter left to try
+        if passing and (choice.ratios in measured_choices or not choice.reached
+                        or choice.cost > min(p[0].cost for p in passing)):
+            break  # nothing lighter left to try (a costlier model would not be kept)
         # Out of reach without a measurement only where the tables say so of the target itself; an aim
         # moved beyond reach (first_aim, a correction) still measures the most the cap allows, once.
         close = choice.predicted_ms <= target_ms * (1 + tolerance)  # short only by the tables' own error
@@ -285,16 +294,14 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
         if passing:
             # Well under the target (the correction overshot): try a lighter model, between the lightest
             # that met the target and the heaviest lighter one that missed it where both were measured
-            lightest = max(measured_at for _, measured_at, _ in passing)
+            if max(measured_at for _, measured_at, _ in passing) >= target_ms * (1 - SLACK):
+                break  # the lightest that met the target is close enough to it
             if learning:  # the refit tables know this model saved more than they predicted
-                if lightest >= target_ms * (1 - SLACK):
-                    break
                 aim = target_ms
                 continue
             between = secant(iterations, target_ms, choice.base_ms)
             required = between if between is not None else next_required(choice, measured, target_ms)
-            if lightest >= target_ms * (1 - SLACK) or (between is None and (
-                    measured > target_ms or not required < choice.saved_ms)):
+            if between is None and (measured > target_ms or not required < choice.saved_ms):
                 break
             aim = choice.base_ms - required
             continue

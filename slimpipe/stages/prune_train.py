@@ -199,6 +199,26 @@ def predictor_settings(table, path: Path):
     return table.predictor_settings()
 
 
+def table_target_ms(goal: LatencyGoal, base, feeds) -> float:
+    """The target in the table's time, where the loop judges each model by its latency relative to the
+    unpruned one timed beside it. A speed-up target already is; milliseconds (--target-latency-ms) are
+    meant on this host as it runs now, which may be faster or slower than when the table was measured (on
+    this bench host the same model moved between 15 and 19 ms within minutes), so they are carried over by
+    the unpruned model's latency timed here first."""
+    from slimpipe.pruning.timing import alternate
+
+    if goal.speedup:
+        return goal.target_ms
+    now = alternate([base], feeds, MEASURE_ROUNDS, MEASURE_REPEATS)[0].median_ms
+    if now <= goal.target_ms:
+        raise fail(f"{goal.text}: the unpruned model already runs in {now:.3f} ms on this host now (its table, "
+                   f"{goal.path}, measured {goal.table.base_ms:.3f} ms): nothing to prune for")
+    target = goal.target_ms * goal.table.base_ms / now
+    log("prune-train", f"{goal.text}: the unpruned model runs in {now:.3f} ms here now, {goal.table.base_ms:.3f} ms "
+                       f"in its table: aiming at {target:.3f} ms in the table's time")
+    return target
+
+
 def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.ModelInfo, task, val_split,
                      max_iterations: int) -> tuple[dict[str, float], dict[str, Any]]:
     """Ratios that meet the latency goal as measured (the knapsack, then measure and correct), with what
@@ -221,6 +241,7 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
     log("prune-train", f"{goal.text}: {goal.target_ms:.3f} ms against the table's unpruned {table.base_ms:.3f} ms "
                        f"({describe(table.settings)}); no layer beyond loss {knapsack.cap:g}")
     base = exported_predictor(net, shapes, settings)
+    target_ms = table_target_ms(goal, base, feeds)
     raw: list[dict[str, float]] = []
 
     def measure(ratios: dict[str, float]) -> float:
@@ -237,17 +258,17 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
             table.plans.append({"index": -len(raw), "ratios": dict(ratios), "saved_frac": 1.0 - ratio,
                                 "spread_frac": ratio_spread, "base_ms": table_base,
                                 "weight": latency_target.LEARN_WEIGHT})
-            apply_fit(table)
+            apply_fit(table, refit=True)
             current[0] = current[0].rebuilt()
-        # A speed-up is judged against the unpruned model measured beside it, in the table's time
-        return table_base * ratio if goal.speedup else base_t.median_ms * ratio
+        # Judged against the unpruned model measured beside it, in the table's time
+        return table_base * ratio
 
     share = table.share_together()  # the table's own measurement of every layer pruned at once
-    first_aim = latency_target.first_aim(table.base_ms, goal.target_ms, share)
+    first_aim = latency_target.first_aim(table.base_ms, target_ms, share)
     if share != 1.0:
         log("prune-train", f"the table's summed single-layer savings kept {share:.2f} of themselves with every layer "
                            f"pruned at once: aiming first at {first_aim:.3f} ms in its additive terms")
-    outcome = latency_target.reach(goal.target_ms, lambda aim: current[0].choose(aim), measure, max_iterations,
+    outcome = latency_target.reach(target_ms, lambda aim: current[0].choose(aim), measure, max_iterations,
                                    goal.text, first_aim_ms=first_aim, tolerance=tolerance(goal.table),
                                    learning=learning)
     iterations, taken = [], 0
