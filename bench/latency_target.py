@@ -114,7 +114,7 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
          f"{len(vs_loss['speedups'])})",
          f"{vs_loss['speedup']:.2f}x faster ({spread_text(vs_loss)}; {vs_loss['base_ms']:.2f} -> "
          f"{vs_loss['pruned_ms']:.2f} ms); "
-         f"{metric} drop {-loss_drop:+.2f} (loss model) vs {-drop:+.2f} (latency model) points",
+         f"{metric} change {-loss_drop:+.2f} (loss model) vs {-drop:+.2f} (latency model) points",
          f">= {MATCH:g}x at the same metric loss", vs_loss["speedup"] >= MATCH and same_loss(drop, loss_drop), cmd_lat),
         matched,
         *why_not_matched(vs_loss["speedup"], drop, loss_drop, at_match, settings.prune_epochs, cmd_lat),
@@ -156,7 +156,7 @@ def matched_speed_row(results: Path, data: Path, out: Path, base: BenchmarkResul
     model = benchmark(out / "pruned-matched", data, out / "benchmark-matched.json", overwrite=True)
     vs = side_by_side_repeated(results / "pruned", out / "pruned-matched", data)
     drop = 100 * (reference - model.metric_value)
-    row = (title, f"{vs['speedup']:.2f}x faster ({vs['base_ms']:.2f} -> {vs['pruned_ms']:.2f} ms); {metric} drop "
+    row = (title, f"{vs['speedup']:.2f}x faster ({vs['base_ms']:.2f} -> {vs['pruned_ms']:.2f} ms); {metric} change "
                   f"{-loss_drop:+.2f} (loss model) vs {-drop:+.2f} (latency model) points",
            f">= {MATCH:g}x at the same metric loss (drop within 0.5 point of the loss model's)",
            same_loss(drop, loss_drop) and vs["speedup"] >= MATCH, cmd)

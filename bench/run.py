@@ -18,7 +18,8 @@ from types import ModuleType
 from typing import Callable, Iterable, Mapping
 
 # The sections in the order bench/results.md shows them; each is the module bench/jobs/<name>.py.
-ORDER = ("classification", "segmentation", "fast_scnn", "detection", "detection_longer", "sensitivity", "shards",
+ORDER = ("classification", "segmentation", "fast_scnn", "detection", "detection_longer", "detection_breakdown",
+         "sensitivity", "shards",
          "gpu", "containers", "latency_classification", "latency_segmentation", "latency_detection",
          "latency_detection_backbone", "fold", "serving")
 PACKAGE = "bench.jobs"

@@ -114,7 +114,8 @@ def build(info: ModelInfo):
 
     model = build_model(info.arch, len(info.classes), info.arch_options)
     if info.pruning and info.pruning.get("ratios"):
-        ChannelPruner(model, info.input_shape(), info.pruning["criterion"]).prune(info.pruning["ratios"])
+        ChannelPruner(model, info.input_shape(), info.pruning["criterion"]).prune(info.pruning["ratios"],
+                                                                                  restorable=False)
     return model
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 NAME = "detection_longer"
 DEPENDS: tuple[str, ...] = ()  # writes its own copy of the shapes sample
+OUTPUTS = (f"{NAME}/detection-sample", f"{NAME}/model", f"{NAME}/pruned")
 EPOCHS = 80
 
 

@@ -115,15 +115,21 @@ class ChannelPruner:
             with _silenced():
                 plan.restore(self.model)
 
-    def prune(self, ratios: dict[str, float]):
-        """Remove channels (structural pruning); returns PaddleSlim's plan, which can restore them."""
+    def prune(self, ratios: dict[str, float], restorable: bool = True):
+        """Remove channels (structural pruning); returns PaddleSlim's plan, which can restore them. Not
+        `restorable` (for good): the copies of the unpruned values PaddleSlim keeps for that are dropped
+        (drop_backups) and None is returned."""
         for layer, ratio in ratios.items():
             self.check_ratio(layer, ratio)
         by_param = {self.to_param[k]: float(v) for k, v in ratios.items() if v > 0}
         if not by_param:
             return None
         with _silenced():
-            return self._pruner.prune_vars(by_param, 0)
+            plan = self._pruner.prune_vars(by_param, 0)
+        if restorable:
+            return plan
+        drop_backups(self.model)
+        return None
 
     @contextlib.contextmanager
     def pruned(self, ratios: dict[str, float]) -> Iterator[None]:
@@ -135,6 +141,24 @@ class ChannelPruner:
             if plan is not None:
                 with _silenced():
                     plan.restore(self.model)
+
+
+# PaddleSlim's pruning plan keeps each pruned tensor's unpruned values in a buffer of its layer named
+# `<param.name with "." as "_">_backup` (paddleslim/dygraph/prune/pruning_plan.py), so that `restore` can
+# put them back. Kept after pruning for good, they were saved in weights.npz (the unpruned model's weights
+# again: 3.4 of a pruned UNet's 3.6 MB) under names that depend on how many layers the process built
+# before, so a pruned model failed to load in a process that had built another model first.
+BACKUP_SUFFIX = "_backup"
+
+
+def drop_backups(model) -> int:
+    """Remove PaddleSlim's restore copies (BACKUP_SUFFIX buffers) from every layer; returns how many."""
+    dropped = 0
+    for layer in model.sublayers(include_self=True):
+        for name in [n for n in layer._buffers if n.endswith(BACKUP_SUFFIX)]:
+            del layer._buffers[name]
+            dropped += 1
+    return dropped
 
 
 def trace_inputs(input_shape: list[int]) -> list[np.ndarray]:

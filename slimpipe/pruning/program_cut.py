@@ -79,9 +79,26 @@ class Program:
         if len(self.desc.blocks) > 1:
             return None
         for index in range(min(before, end - 1), start, -1):
-            tensors = self.crossing(index)
-            if tensors and not any(self.ops[self.producer[t]].type in FUSED_PRODUCERS for t in tensors):
-                return Cut(index, tensors)
+            cut = self._cut_at(index)
+            if cut:
+                return cut
+        return None
+
+    def earliest_cut(self, after: int) -> Cut | None:
+        """The earliest cut at or after operator `after`, under the same rules as latest_cut."""
+        start, end = self.body
+        if len(self.desc.blocks) > 1:
+            return None
+        for index in range(max(after, start + 1), end):
+            cut = self._cut_at(index)
+            if cut:
+                return cut
+        return None
+
+    def _cut_at(self, index: int) -> Cut | None:
+        tensors = self.crossing(index)
+        if tensors and not any(self.ops[self.producer[t]].type in FUSED_PRODUCERS for t in tensors):
+            return Cut(index, tensors)
         return None
 
 

@@ -90,7 +90,7 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
         ratios = choose_ratios(pruner, data["table"], shape, eval_metric_loss, pruned_flops, align,
                                before["flops"], data.get("stop_loss") or 1.0)
         latency_record.update(dict.fromkeys(LATENCY_KEYS))
-    pruner.prune(ratios)
+    pruner.prune(ratios, restorable=False)
     after = model_stats(net, shape)
     modeldir.check_export(net, info)  # before any training time is spent
     untrained = evaluate(dygraph_forward(net), task, val_split)[task.metric_name]
