@@ -269,6 +269,8 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
             seen = iterations[measured_choices.index(choice.ratios)]["measured_ms"]
             aim = min(choice.base_ms - next_required(choice, seen, target_ms), aim * target_ms / seen)
             choice = choose(aim)
+        if learning and not passing and choice.reached and choice.ratios in measured_choices:
+            break  # the fallbacks ran out on models already timed: stop rather than time one again
         if passing and (choice.ratios in measured_choices or not choice.reached
                         or choice.cost > min(p[0].cost for p in passing)):
             break  # nothing lighter left to try (a costlier model would not be kept)
@@ -312,7 +314,7 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
         kept, measured, i = min(passing, key=lambda p: (p[0].cost, p[1]))
         return Outcome(dict(kept.ratios), kept.predicted_ms, measured, iterations, chosen=i)
     best = min(iterations, key=lambda it: it["measured_ms"])
-    raise fail(f"{text}: not reached after {max_iterations} iterations; the fastest measured was "
+    raise fail(f"{text}: not reached after {len(iterations)} iterations; the fastest measured was "
                f"{best['measured_ms']:.3f} ms ({choice.base_ms / best['measured_ms']:.2f}x, iteration "
                f"{best['iteration']}, predicted {best['predicted_ms']:.3f} ms)"
                + _bounding_text(choice.bounding, choice.max_layer_loss, at_limit=False)

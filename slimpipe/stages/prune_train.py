@@ -117,25 +117,27 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
 
 
 # What a latency target adds to model.json's `pruning` (None for the other targets): the table's settings and
-# its unpruned latency and whether the loop refit it, the cap, the latency the tables predicted for the chosen
-# ratios (before that model was timed), the pruned and the
-# unpruned model's latency measured side by side on those settings before retraining (which does not change
-# the architecture), and every iteration of the measure-and-correct loop.
-LATENCY_KEYS = ("max_layer_loss", "latency_table", "predicted_ms", "predicted_speedup", "predicted_table_ms",
-                "measured_ms", "base_ms", "iterations")
+# its unpruned latency and whether the loop refit it, the cap, the target in the table's time (what each
+# model's latency relative to the unpruned one beside it, times the table's unpruned latency, was judged
+# against: each iteration's judged_table_ms), the latency the tables predicted for the chosen ratios (before
+# that model was timed), the pruned and the unpruned model's latency measured side by side on those settings
+# before retraining (which does not change the architecture), and every iteration of the loop.
+LATENCY_KEYS = ("max_layer_loss", "latency_table", "target_table_ms", "predicted_ms", "predicted_speedup",
+                "predicted_table_ms", "measured_ms", "base_ms", "iterations")
 MEASURE_ROUNDS, MEASURE_REPEATS = 40, 1  # alternating rounds of the pruned and the unpruned model
 
 
 @dataclass
 class LatencyGoal:
-    """A latency target resolved against its table: `target_ms` in the table's time (its unpruned
-    latency over the speed-up, or the milliseconds given)."""
+    """A latency target resolved against its table: `target_ms` is the table's unpruned latency over the
+    speed-up (the table's time), or the milliseconds given (this host's time, carried into the table's by
+    table_target_ms once the unpruned model has been timed here)."""
 
     table: Any  # slimpipe.pruning.latency.LatencyTable
     path: Path
     target_ms: float
     text: str  # the target as the user gave it, for messages
-    speedup: bool  # a speed-up target: measured latency is compared relative to the unpruned model's
+    speedup: bool  # a speed-up target, else milliseconds on this host
     knapsack: latency_target.Knapsack  # the choices the two tables allow under the per-layer loss cap
 
 
@@ -143,8 +145,8 @@ def latency_goal(path: str | Path, data: dict[str, Any], sens_path: Path, info: 
                  pruner: ChannelPruner, target_speedup: float | None, target_latency_ms: float | None,
                  max_layer_loss: float | None, align: int | None) -> LatencyGoal:
     """Read the latency table and check it before any work: the same model and input size, complete, every
-    layer in the sensitivities, predictor settings this machine can run, a target below its latency and
-    within what the tables predict the loss cap allows."""
+    layer in the sensitivities, predictor settings this machine can run, and a speed-up within what the
+    tables predict the loss cap allows (milliseconds are checked once carried into the table's time)."""
     from slimpipe.pruning import latency
 
     path = Path(path)
@@ -163,22 +165,24 @@ def latency_goal(path: str | Path, data: dict[str, Any], sens_path: Path, info: 
         target_ms, text = table.base_ms / target_speedup, f"--target-speedup {target_speedup:g}"
     else:
         target_ms, text = target_latency_ms, f"--target-latency-ms {target_latency_ms:g}"
-        if target_ms >= table.base_ms:
-            raise fail(f"target_latency_ms {target_latency_ms:g} is not below the unpruned model's "
-                       f"{table.base_ms:.3f} ms in {path}")
     capped = data.get("capped") or {}  # early stop: only "at least the cap" is known there
     measured = {layer: {r: loss for r, loss in losses.items() if sens.ratio_key(r) not in capped.get(layer, [])}
                 for layer, losses in data["table"].items()}
     cap = latency_target.DEFAULT_MAX_LAYER_LOSS if max_layer_loss is None else max_layer_loss
     knapsack = latency_target.Knapsack(measured, table, cap, pruner.channels, align)
+    if target_speedup is not None:
+        check_reach(knapsack, table, text, target_ms)
+    return LatencyGoal(table, path, target_ms, text, target_speedup is not None, knapsack)
+
+
+def check_reach(knapsack: latency_target.Knapsack, table, text: str, target_ms: float) -> None:
+    """Refuse a target (in the table's time) before any timing only where the most the cap allows falls
+    short even as the table's own measurement of every layer at once says whole plans save (a share above
+    1: single savings understated), and by more than the fitted table's own error."""
     first = knapsack.choose(target_ms)
-    # Refused before any work only where the most the cap allows falls short even as the table's own
-    # measurement of every layer at once says whole plans save (a share above 1: single savings understated),
-    # and by more than the fitted table's own error
     if (not first.reached and first.saved_ms * max(table.share_together(), 1.0) < first.required_ms
             and first.predicted_ms > target_ms * (1 + tolerance(table))):
         raise latency_target.cannot_reach(text, target_ms, first)
-    return LatencyGoal(table, path, target_ms, text, target_speedup is not None, knapsack)
 
 
 def tolerance(table) -> float:
@@ -238,10 +242,14 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
     feeds = timed_feeds(task, val_split, table.settings["batch"])
     knapsack = goal.knapsack.rebuilt(table) if learning else goal.knapsack
     current = [knapsack]  # refit after each measurement while learning
-    log("prune-train", f"{goal.text}: {goal.target_ms:.3f} ms against the table's unpruned {table.base_ms:.3f} ms "
+    where = "" if goal.speedup else " on this host"
+    log("prune-train", f"{goal.text}: {goal.target_ms:.3f} ms{where}; the table's unpruned latency {table.base_ms:.3f} ms "
                        f"({describe(table.settings)}); no layer beyond loss {knapsack.cap:g}")
     base = exported_predictor(net, shapes, settings)
     target_ms = table_target_ms(goal, base, feeds)
+    text = goal.text if goal.speedup else f"{goal.text} ({target_ms:.3f} ms in the table's time)"
+    if not goal.speedup:
+        check_reach(knapsack, table, text, target_ms)
     raw: list[dict[str, float]] = []
 
     def measure(ratios: dict[str, float]) -> float:
@@ -269,14 +277,16 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
         log("prune-train", f"the table's summed single-layer savings kept {share:.2f} of themselves with every layer "
                            f"pruned at once: aiming first at {first_aim:.3f} ms in its additive terms")
     outcome = latency_target.reach(target_ms, lambda aim: current[0].choose(aim), measure, max_iterations,
-                                   goal.text, first_aim_ms=first_aim, tolerance=tolerance(goal.table),
+                                   text, first_aim_ms=first_aim, tolerance=tolerance(goal.table),
                                    learning=learning)
     iterations, taken = [], 0
     for it in outcome.iterations:  # each took one timing, or two where the first met the target (confirmed)
         timings = raw[taken:taken + len(it["measurements_ms"])]
         taken += len(timings)
         seen = max(timings, key=lambda t: t["measured_ms"] / t["base_ms"])  # the slower, as the loop judged
-        iterations.append(dict(it, **seen, measured_speedup=seen["base_ms"] / seen["measured_ms"],
+        # measured_ms in this run's time; judged_table_ms, what the loop compared with target_table_ms
+        iterations.append(dict(it, judged_table_ms=it["measured_ms"], **seen,
+                               measured_speedup=seen["base_ms"] / seen["measured_ms"],
                                measurements_ms=[t["measured_ms"] for t in timings],
                                measured_speedups=[t["base_ms"] / t["measured_ms"] for t in timings]))
     final = iterations[outcome.chosen - 1]  # the measured model that met the target with the least loss
@@ -301,6 +311,7 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
                                               "ratios": list(table.ratios), "refit": learning},
                             "predicted_ms": final["base_ms"] / predicted_speedup,
                             "predicted_speedup": predicted_speedup,
+                            "target_table_ms": target_ms,
                             "predicted_table_ms": table_base / predicted_speedup,
                             "measured_ms": final["measured_ms"],
                             "base_ms": final["base_ms"], "iterations": iterations}
