@@ -3,7 +3,8 @@
 `python3 images/pipconf.py OUTDIR [--http PORT]` reads `pip config list` (files and PIP_* variables),
 writes OUTDIR/pip.conf with the CA bundle pointed at the build secret /run/secrets/pipcert, copies the
 bundle to OUTDIR/cert.pem (empty when pip has none), and prints the local folders the settings name
-(find-links paths; a file:// index's parent), one a line, for the build to mount. With --http PORT those folders
+(find-links paths; a file:// index's parent; the folder of a constraint or requirement file, which a
+machine's pip.conf may set), one a line, for the build to mount. With --http PORT those folders
 are named as http://127.0.0.1:PORT/<path> instead, for engines that cannot mount host folders into a
 build (docker): build.sh serves them on the loopback for the length of the build.
 The file goes to the build as a secret, never into a layer.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 CERT_IN_BUILD = "/run/secrets/pipcert"
 PATH_KEYS = {"index-url", "extra-index-url", "find-links"}
+FILE_KEYS = {"constraint", "requirement"}  # settings that name files (a machine's pip.conf may cap versions)
 
 
 def pip_settings(python: str) -> dict[str, str]:
@@ -57,6 +59,17 @@ def main(argv: list[str]) -> int:
                 is_index = key != "find-links" and folder.endswith("/simple")
                 folders.append(folder.rsplit("/", 1)[0] if is_index else folder)
                 items.append(f"http://127.0.0.1:{port}{folder}/" if port else item)
+            value = " ".join(items)
+        elif key in FILE_KEYS:
+            # the file's folder is mounted (or served) like a find-links folder; served, the file is a URL
+            items = []
+            for item in value.split():
+                path = local_folder(item)
+                if path is None:
+                    items.append(item)
+                    continue
+                folders.append(path.rsplit("/", 1)[0] or "/")
+                items.append(f"http://127.0.0.1:{port}{path}" if port else path)
             value = " ".join(items)
         elif key == "cert":
             shutil.copyfile(value, outdir / "cert.pem")

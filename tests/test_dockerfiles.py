@@ -165,7 +165,12 @@ def test_containers_conf_uses_runc_and_bounded_ulimits():
 def run_pipconf(tmp_path, conf_text, *extra):
     conf = tmp_path / "pip.conf"
     conf.write_text(conf_text)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": str(conf)}
+    # only this file: not the machine's site (XDG_CONFIG_DIRS, /etc/xdg/pip) or user settings
+    isolated = tmp_path / "no-config"
+    isolated.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {
+        "PIP_CONFIG_FILE": str(conf), "XDG_CONFIG_DIRS": str(isolated), "XDG_CONFIG_HOME": str(isolated),
+        "HOME": str(isolated)}
     out = tmp_path / "out"
     out.mkdir()
     done = subprocess.run([sys.executable, str(ROOT / "images/pipconf.py"), str(out), *extra],
@@ -197,3 +202,17 @@ def test_pipconf_serves_local_folders_over_loopback_for_docker(tmp_path):
     written = (out / "pip.conf").read_text()
     assert "http://127.0.0.1:8765/srv/pypi/simple/" in written and "http://127.0.0.1:8765/srv/wheels/" in written
     assert "file://" not in written and "https://pypi.example.org/simple" in written
+
+
+def test_pipconf_mounts_the_folder_of_a_constraints_file_the_machine_names(tmp_path):
+    """A machine's pip.conf may cap versions with `constraint = /etc/xdg/pip/constraints.txt` (this one
+    does): the build must see that file, or its pip install stops ("Could not open requirements file")."""
+    cert = tmp_path / "ca.pem"
+    cert.write_text("")
+    conf = CONF.format(cert=cert) + "constraint = /etc/caps/constraints.txt\n"
+    out, folders = run_pipconf(tmp_path, conf)
+    assert "/etc/caps" in folders and "constraint = /etc/caps/constraints.txt" in (out / "pip.conf").read_text()
+    served = tmp_path / "served"
+    served.mkdir()
+    out, _ = run_pipconf(served, conf, "--http", "8765")
+    assert "constraint = http://127.0.0.1:8765/etc/caps/constraints.txt" in (out / "pip.conf").read_text()
