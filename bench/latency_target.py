@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import METRIC_TITLES, ROOT, demo_dir, side_by_side, side_by_side_repeated, table
+from bench.common import METRIC_TITLES, ROOT, demo_dir, side_by_side_repeated, table
 from slimpipe.benchmark_result import BenchmarkResult
 from slimpipe.demo import DEMO_SETTINGS, DemoSettings
 from slimpipe.errors import SlimpipeError
@@ -34,6 +34,8 @@ class Source:
     title: str
     name: str  # the bench section, for the figures' commands
     control: tuple[str, int, float] | None = None
+    longer: int = 0  # where given, the control and the latency-targeted model's ratios are also retrained this
+    # many epochs alike (bench.pruning's retrained_*): whether a longer retraining closes the drop
 
     def reference(self, base) -> float:
         """The metric a pruned model's drop is judged against: the control's where given, else the base's."""
@@ -110,6 +112,7 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
         (f"{metric}, {reference_text} -> latency-targeted model", f"{reference:.4f} -> "
          f"{lat_model.metric_value:.4f} ({-drop:+.2f} points)", f"drop <= {MAX_DROP_POINTS:g} point",
          drop <= MAX_DROP_POINTS, cmd_prune),
+        *longer_retraining_row(source, out / "pruned", cmd_lat),
         ("Latency-targeted model against the eval_metric_loss 0.05 model, side by side (median of "
          f"{len(vs_loss['speedups'])})",
          f"{vs_loss['speedup']:.2f}x faster ({spread_text(vs_loss)}; {vs_loss['base_ms']:.2f} -> "
@@ -122,6 +125,23 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
          f"({flops_ratio:.2f}x fewer FLOPs, {len(p['ratios'])} layers pruned)", "-", None, cmd_lat),
     ]
     return [f"## Latency target: {source.title} at --target-speedup {target:g}", "", *table(rows), ""]
+
+
+def longer_retraining_row(source: Source, pruned: Path, cmd: str) -> list[tuple]:
+    """Where the source asks for it, the unpruned control and `pruned`'s ratios retrained `source.longer`
+    epochs alike (each its best val epoch, as the control is judged): the drop a longer retraining leaves."""
+    if not source.longer:
+        return []
+    from bench.pruning import retrained_pruned, retrained_unpruned
+
+    kwargs = {"epochs": source.longer, "batch_size": source.settings.batch_size}
+    metric, epochs, control = retrained_unpruned(source.results / "model", source.data, kwargs)
+    value = retrained_pruned(source.results / "model", pruned, source.data, kwargs)[2]
+    drop = 100 * (control - value)
+    return [(f"{METRIC_TITLES.get(metric, metric)}, both retrained {epochs} epochs: unpruned control -> the "
+             "latency-targeted model's ratios", f"{control:.4f} -> {value:.4f} ({-drop:+.2f} points)",
+             f"drop <= {MAX_DROP_POINTS:g} point", drop <= MAX_DROP_POINTS,
+             f"{cmd}; as bench/studies/retraining.py")]
 
 
 def spread_text(measured: dict) -> str:

@@ -143,3 +143,36 @@ def retrained_unpruned(model: Path, data: Path, prune_kwargs: dict) -> tuple[str
     best = fit(net, task, load_split_for(info, data, "train"), load_split_for(info, data, "val"), settings,
                label="control")
     return task.metric_name, settings.epochs, best[task.metric_name]
+
+
+def pruned_like(model: Path, pruned: Path):
+    """`model` (loaded) with `pruned`'s ratios applied to its weights as prune-train applies them, before any
+    retraining: (network, model info)."""
+    from slimpipe import modeldir
+    from slimpipe.pruning.channels import ChannelPruner
+
+    pruning = modeldir.read_info(pruned).pruning
+    net, info = modeldir.load(model)
+    ChannelPruner(net, info.input_shape(), pruning["criterion"]).prune(pruning["ratios"], restorable=False)
+    return net, info
+
+
+def retrained_pruned(model: Path, pruned: Path, data: Path, prune_kwargs: dict) -> tuple[str, int, float]:
+    """pruned_like(model, pruned) retrained with prune-train's settings from `prune_kwargs`, as
+    retrained_unpruned retrains the control: (metric name, epochs, best val metric). Only the retraining
+    differs from `pruned`'s own."""
+    import inspect
+
+    from slimpipe.stages.common import load_split_for
+    from slimpipe.stages.prune_train import prune_train
+    from slimpipe.tasks import get_task
+    from slimpipe.training import TrainSettings, fit
+
+    defaults = {k: v.default for k, v in inspect.signature(prune_train).parameters.items()}
+    settings = TrainSettings(**{k: prune_kwargs.get(k, defaults[k]) for k in ("epochs", "batch_size",
+                                                                            "learning_rate", "seed")})
+    net, info = pruned_like(model, pruned)
+    task = get_task(info.task)
+    best = fit(net, task, load_split_for(info, data, "train"), load_split_for(info, data, "val"), settings,
+               label="pruned, retrained")
+    return task.metric_name, settings.epochs, best[task.metric_name]
