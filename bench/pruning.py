@@ -127,22 +127,9 @@ def control_row(metric: str, epochs: int, control: float, pruned: BenchmarkResul
 def retrained_unpruned(model: Path, data: Path, prune_kwargs: dict) -> tuple[str, int, float]:
     """The base model given prune-train's retraining (same epochs, batch, learning rate and seed) without
     pruning: (metric name, epochs, best val metric)."""
-    import inspect
-
     from slimpipe import modeldir
-    from slimpipe.stages.common import load_split_for
-    from slimpipe.stages.prune_train import prune_train
-    from slimpipe.tasks import get_task
-    from slimpipe.training import TrainSettings, fit
 
-    defaults = {k: v.default for k, v in inspect.signature(prune_train).parameters.items()}
-    settings = TrainSettings(**{k: prune_kwargs.get(k, defaults[k]) for k in ("epochs", "batch_size",
-                                                                            "learning_rate", "seed")})
-    net, info = modeldir.load(model)
-    task = get_task(info.task)
-    best = fit(net, task, load_split_for(info, data, "train"), load_split_for(info, data, "val"), settings,
-               label="control")
-    return task.metric_name, settings.epochs, best[task.metric_name]
+    return _retrained(*modeldir.load(model), data, prune_kwargs, "control")
 
 
 def pruned_like(model: Path, pruned: Path):
@@ -161,6 +148,12 @@ def retrained_pruned(model: Path, pruned: Path, data: Path, prune_kwargs: dict) 
     """pruned_like(model, pruned) retrained with prune-train's settings from `prune_kwargs`, as
     retrained_unpruned retrains the control: (metric name, epochs, best val metric). Only the retraining
     differs from `pruned`'s own."""
+    return _retrained(*pruned_like(model, pruned), data, prune_kwargs, "pruned, retrained")
+
+
+def _retrained(net, info, data: Path, prune_kwargs: dict, label: str) -> tuple[str, int, float]:
+    """`net` trained as prune-train retrains (its defaults where `prune_kwargs` gives none): (metric name,
+    epochs, best val metric)."""
     import inspect
 
     from slimpipe.stages.common import load_split_for
@@ -171,8 +164,7 @@ def retrained_pruned(model: Path, pruned: Path, data: Path, prune_kwargs: dict) 
     defaults = {k: v.default for k, v in inspect.signature(prune_train).parameters.items()}
     settings = TrainSettings(**{k: prune_kwargs.get(k, defaults[k]) for k in ("epochs", "batch_size",
                                                                             "learning_rate", "seed")})
-    net, info = pruned_like(model, pruned)
     task = get_task(info.task)
     best = fit(net, task, load_split_for(info, data, "train"), load_split_for(info, data, "val"), settings,
-               label="pruned, retrained")
+               label=label)
     return task.metric_name, settings.epochs, best[task.metric_name]

@@ -61,3 +61,22 @@ def test_the_longer_retraining_row_judges_the_drop_against_the_control_retrained
     assert "both retrained 60 epochs" in row[0]
     assert row[1] == "0.9200 -> 0.8900 (-3.00 points)"
     assert row[3] is False
+
+
+def test_retrained_pruned_trains_the_pruned_architecture_with_the_epochs_asked(tiny_model, tiny_dataset, pruned,
+                                                                                monkeypatch):
+    import slimpipe.training
+    from bench.pruning import retrained_pruned
+    from slimpipe import modeldir
+
+    trained = []
+    fit = slimpipe.training.fit
+
+    def spy(net, task, train, val, settings, label="train"):
+        trained.append((shapes(net), settings.epochs))
+        return fit(net, task, train, val, settings, label)
+
+    monkeypatch.setattr(slimpipe.training, "fit", spy)
+    metric, epochs, value = retrained_pruned(tiny_model, pruned, tiny_dataset, {"epochs": 1})
+    assert trained == [(shapes(modeldir.load(pruned)[0]), 1)]
+    assert (metric, epochs) == ("accuracy", 1) and 0.0 <= value <= 1.0
