@@ -136,11 +136,17 @@ def pruned_like(model: Path, pruned: Path):
     """`model` (loaded) with `pruned`'s ratios applied to its weights as prune-train applies them, before any
     retraining: (network, model info)."""
     from slimpipe import modeldir
-    from slimpipe.pruning.channels import ChannelPruner
+    from slimpipe.errors import fail
 
-    pruning = modeldir.read_info(pruned).pruning
+    plan = modeldir.read_info(pruned)
+    if not plan.pruning:
+        raise fail(f"{pruned}: not a pruned model (its model.json records no pruning)")
     net, info = modeldir.load(model)
-    ChannelPruner(net, info.input_shape(), pruning["criterion"]).prune(pruning["ratios"], restorable=False)
+    for name in ("arch", "arch_options", "input_size"):
+        if getattr(plan, name) != getattr(info, name):
+            raise fail(f"{pruned}: pruned from another model than {model} ({name} {getattr(plan, name)!r}, "
+                       f"not {getattr(info, name)!r})")
+    modeldir.apply_pruning(net, info.input_shape(), plan.pruning)
     return net, info
 
 

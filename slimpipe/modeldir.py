@@ -110,13 +110,19 @@ def _check_fields(info: ModelInfo, path: Path) -> None:
 def build(info: ModelInfo):
     """The architecture with the pruning plan applied, weights uninitialised."""
     from slimpipe.models import build_model
-    from slimpipe.pruning.channels import ChannelPruner
 
     model = build_model(info.arch, len(info.classes), info.arch_options)
-    if info.pruning and info.pruning.get("ratios"):
-        ChannelPruner(model, info.input_shape(), info.pruning["criterion"]).prune(info.pruning["ratios"],
-                                                                                  restorable=False)
+    apply_pruning(model, info.input_shape(), info.pruning)
     return model
+
+
+def apply_pruning(model, input_shape: list[int], pruning: dict[str, Any] | None) -> None:
+    """Remove for good the channels a model.json `pruning` record's ratios name, chosen by its criterion on
+    `model`'s current weights; nothing where the record prunes nothing."""
+    from slimpipe.pruning.channels import ChannelPruner
+
+    if pruning and pruning.get("ratios"):
+        ChannelPruner(model, input_shape, pruning["criterion"]).prune(pruning["ratios"], restorable=False)
 
 
 def load(model_dir: str | Path):

@@ -80,3 +80,27 @@ def test_retrained_pruned_trains_the_pruned_architecture_with_the_epochs_asked(t
     metric, epochs, value = retrained_pruned(tiny_model, pruned, tiny_dataset, {"epochs": 1})
     assert trained == [(shapes(modeldir.load(pruned)[0]), 1)]
     assert (metric, epochs) == ("accuracy", 1) and 0.0 <= value <= 1.0
+
+
+def test_pruned_like_refuses_an_unpruned_model_naming_it(tiny_model):
+    from bench.pruning import pruned_like
+    from slimpipe.errors import SlimpipeError
+
+    with pytest.raises(SlimpipeError, match=f"{tiny_model}: not a pruned model"):
+        pruned_like(tiny_model, tiny_model)
+
+
+def test_pruned_like_refuses_a_model_pruned_from_another_architecture(tiny_model, pruned, tmp_path):
+    import json
+    import shutil
+
+    from bench.pruning import pruned_like
+    from slimpipe.errors import SlimpipeError
+
+    other = tmp_path / "other"
+    shutil.copytree(pruned, other)
+    info = json.loads((other / "model.json").read_text())
+    info["input_size"] = [s * 2 for s in info["input_size"]]
+    (other / "model.json").write_text(json.dumps(info))
+    with pytest.raises(SlimpipeError, match="pruned from another model than .*input_size"):
+        pruned_like(tiny_model, other)
