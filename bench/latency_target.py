@@ -36,6 +36,7 @@ class Source:
     control: tuple[str, int, float] | None = None
     longer: int = 0  # where given, the control and the latency-targeted model's ratios are also retrained this
     # many epochs alike (bench.pruning's retrained_*): whether a longer retraining closes the drop
+    plan: str | None = None  # prune-train's --latency-plan (None: its default)
 
     def reference(self, base) -> float:
         """The metric a pruned model's drop is judged against: the control's where given, else the base's."""
@@ -63,8 +64,10 @@ def latency_target_section(work: Path, task: str, target: float = TARGET_SPEEDUP
     tbl = latency_table(results / "model", data, out / "latency.json", overwrite=True)
     table_s = time.perf_counter() - start
     cmd_prune = (f"slimpipe prune-train --model .../model --sensitivities .../sensitivities.json --latency-table "
-                 f"L.json --target-speedup {target:g} --epochs {settings.prune_epochs}")
-    info, cap, prune_s, refused = prune_with_caps(results, data, out, out / "pruned", target, CAPS, settings)
+                 f"L.json --target-speedup {target:g} --epochs {settings.prune_epochs}"
+                 + (f" --latency-plan {source.plan}" if source.plan else ""))
+    info, cap, prune_s, refused = prune_with_caps(results, data, out, out / "pruned", target, CAPS, settings,
+                                                  source.plan)
     refusals = [(f"prune-train --max-layer-loss {c if c else 'default'}: target not reached", message, "-", None,
                  cmd_prune) for c, message in refused]
     cmd_prune += f" --max-layer-loss {cap}" if cap else ""
@@ -169,7 +172,7 @@ def matched_speed_row(results: Path, data: Path, out: Path, base: BenchmarkResul
     loss_drop = 100 * (reference - loss_model.metric_value)
     # from the cap that reached 2x, larger ones as the 2x run does
     info, larger, _, refused = prune_with_caps(results, data, out, out / "pruned-matched", target,
-                                            CAPS[CAPS.index(cap):], settings)
+                                            CAPS[CAPS.index(cap):], settings, source.plan)
     if info is None:
         return (title, "not reached: " + refused[-1][1], f">= {MATCH:g}x at the same metric loss", False, cmd), None
     cmd += f" --max-layer-loss {larger}" if larger else ""
@@ -211,9 +214,11 @@ def why_not_matched(speedup: float, drop: float, loss_drop: float, at_match: dic
     return [(f"Why not {MATCH:g}x at the same metric loss", reason, "-", None, cmd)]
 
 
-def prune_with_caps(results: Path, data: Path, out: Path, pruned: Path, target: float, caps, settings):
-    """prune-train the demo's model at --target-speedup `target` into `pruned`, under each --max-layer-loss of
-    `caps` in turn until one reaches it (the error says when the cap bounds the target). Returns (the model's
+def prune_with_caps(results: Path, data: Path, out: Path, pruned: Path, target: float, caps, settings,
+                    plan: str | None = None):
+    """prune-train the demo's model at --target-speedup `target` into `pruned` (--latency-plan `plan`), under
+    each --max-layer-loss of `caps` in turn until one reaches it (the error says when the cap bounds the
+    target). Returns (the model's
     info or None, the cap that reached it, the seconds that try took, [(cap, refusal) for each that did not])."""
     from slimpipe.stages.prune_train import prune_train
 
@@ -223,6 +228,7 @@ def prune_with_caps(results: Path, data: Path, out: Path, pruned: Path, target: 
         try:
             info = prune_train(results / "model", data, results / "sensitivities.json", pruned,
                                latency_table=out / "latency.json", target_speedup=target, max_layer_loss=cap,
+                               latency_plan=plan,
                                epochs=settings.prune_epochs, batch_size=settings.batch_size, overwrite=True)
         except SlimpipeError as exc:
             refused.append((cap, str(exc).replace("|", "/")))

@@ -79,6 +79,7 @@ def prune_pipeline(
     target_speedup: float = 0.0,
     target_latency_ms: float = 0.0,
     max_layer_loss: float = 0.0,
+    latency_plan: str = "",
     criterion: str = defaults.CRITERION,
     ratios: str = defaults.SENSITIVITY_RATIOS,
     align: int = -1,
@@ -121,6 +122,8 @@ def prune_pipeline(
             (0 = off; measures a latency table).
         target_latency_ms: prune until the model runs within this many ms on the benchmark's CPU settings (0 = off).
         max_layer_loss: with a latency target: largest sensitivity loss any one layer may take (0 = the default).
+        latency_plan: with a latency target: knapsack (least summed squared sensitivity loss) or threshold (one
+            loss threshold for every layer, the smallest that reaches the target; for detectors); empty = knapsack.
         criterion: channel ranking: l1_norm or fpgm.
         ratios: ratios tried per layer in the sensitivity analysis.
         align: keep channel counts at multiples of K (0 = off; -1 = 8 when gpu_benchmark is on, else off).
@@ -154,7 +157,8 @@ def prune_pipeline(
         # The target is checked first, so that a wrong one fails the run in seconds, not after training.
         targets = target_plan(eval_metric_loss=eval_metric_loss, pruned_flops=pruned_flops,
                               target_speedup=target_speedup, target_latency_ms=target_latency_ms,
-                              sweep_losses=sweep_losses, sweep_speedups=sweep_speedups)
+                              sweep_losses=sweep_losses, sweep_speedups=sweep_speedups,
+                              max_layer_loss=max_layer_loss, latency_plan=latency_plan)
         _resources(targets, "100m", "256Mi")
         data = ingest(dataset_uri=dataset, task=task).set_display_name("ingest")
         data.set_caching_options(False)  # always re-read the source: new data at the same location retrains
@@ -196,6 +200,7 @@ def prune_pipeline(
                                 sensitivities=sens.outputs["sensitivities"], eval_metric_loss=loss,
                                 pruned_flops=flops, target_speedup=speedup, target_latency_ms=latency_ms,
                                 latency_table=lat.outputs["latency_table"], max_layer_loss=max_layer_loss,
+                                latency_plan=latency_plan,
                                 align=align, gpu_serving=gpu_benchmark, epochs=prune_epochs, batch_size=batch_size)
             return _resources(task_, "2", "4Gi")
 

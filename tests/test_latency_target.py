@@ -555,6 +555,26 @@ def test_a_speedup_target_is_judged_against_the_unpruned_model_measured_beside_i
     assert info.pruning["target_speedup"] == 1.5 and info.pruning["max_layer_loss"] == 1.0
 
 
+def component_call(params: dict, monkeypatch) -> dict:
+    """What the prune_train component passes to the stage for `params` (the stage stubbed)."""
+    import sys
+    from types import SimpleNamespace
+
+    from slimpipe import kfp_io
+    from slimpipe.components.prune_train.component import prune_train as component
+    from slimpipe.stages import prune_train as stage
+
+    seen = {}
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # report_failures installs its own
+    monkeypatch.setattr(stage, "prune_train", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(kfp_io, "log_model", lambda *args: None)
+    artifact = lambda path: SimpleNamespace(path=path, metadata={})  # noqa: E731
+    component.python_func(model=artifact("m"), dataset=artifact("d"), sensitivities=artifact("s.json"),
+                          pruned_model=artifact("p"), metrics=artifact("x"), latency_table=artifact("L.json"),
+                          **params)
+    return seen
+
+
 @pytest.mark.parametrize("params, expected", [
     ({}, {"eval_metric_loss": 0.05, "pruned_flops": None, "latency_table": None, "target_speedup": None}),
     ({"target_speedup": 2.0, "max_layer_loss": 0.2},
@@ -566,21 +586,7 @@ def test_a_speedup_target_is_judged_against_the_unpruned_model_measured_beside_i
 def test_the_component_passes_one_target_and_the_table_only_for_a_latency_target(params, expected, monkeypatch):
     """The pipeline's eval_metric_loss has a default: another target replaces it; a latency table wired in
     is read only for a latency target."""
-    import sys
-    from types import SimpleNamespace
-
-    from slimpipe.components.prune_train.component import prune_train as component
-    from slimpipe import kfp_io
-    from slimpipe.stages import prune_train as stage
-
-    seen = {}
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # report_failures installs its own
-    monkeypatch.setattr(stage, "prune_train", lambda *args, **kwargs: seen.update(kwargs))
-    monkeypatch.setattr(kfp_io, "log_model", lambda *args: None)
-    artifact = lambda path: SimpleNamespace(path=path, metadata={})  # noqa: E731
-    component.python_func(model=artifact("m"), dataset=artifact("d"), sensitivities=artifact("s.json"),
-                          pruned_model=artifact("p"), metrics=artifact("x"), latency_table=artifact("L.json"),
-                          **params)
+    seen = component_call(params, monkeypatch)
     assert {k: seen[k] for k in expected} == expected
 
 

@@ -28,7 +28,13 @@ def test_a_latency_table_is_measured_only_for_a_latency_target(kwargs, needs_tab
     ({"target_latency_ms": -1.0}, "must be above 0"),
     ({"sweep_losses": "0.05", "sweep_speedups": "2"}, "not both"),
     ({"sweep_speedups": "0.5"}, "sweep speed-ups"),
-], ids=["two-targets", "speedup-below-one", "negative-latency", "two-sweeps", "bad-speedup-sweep"])
+    ({"latency_plan": "threshold"}, "latency_plan 'threshold' applies only to a latency target"),
+    ({"sweep_losses": "0.05", "latency_plan": "threshold"}, "latency_plan 'threshold' applies only to"),
+    ({"max_layer_loss": 0.2}, "max_layer_loss 0.2 applies only to a latency target"),
+    ({"target_speedup": 2.0, "latency_plan": "Threshold"}, "latency plan 'Threshold': choose one of knapsack"),
+    ({"sweep_speedups": "2", "max_layer_loss": 1.5}, r"max_layer_loss 1.5 is outside \(0, 1\]"),
+], ids=["two-targets", "speedup-below-one", "negative-latency", "two-sweeps", "bad-speedup-sweep",
+        "plan-without-latency", "plan-with-loss-sweep", "cap-without-latency", "plan-unknown", "cap-above-one"])
 def test_a_wrong_target_is_refused_before_any_work(kwargs, message):
     with pytest.raises(SlimpipeError, match=message):
         plan_targets(0.05, **kwargs)
@@ -42,6 +48,11 @@ def test_the_target_plan_component_answers_for_the_pipeline(monkeypatch):
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # report_failures installs its own
     assert target_plan.python_func(eval_metric_loss=0.05, target_speedup=2.0) is True
     assert target_plan.python_func(eval_metric_loss=0.05) is False
+    assert target_plan.python_func(eval_metric_loss=0.05, sweep_speedups="2", latency_plan="threshold") is True
+
+
+def test_a_latency_target_takes_its_plan_and_cap():
+    assert plan_targets(0.05, target_latency_ms=4.0, max_layer_loss=0.3, latency_plan="threshold") is True
 
 
 def test_without_a_latency_target_the_step_records_that_none_was_measured(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ def prune_train(model: Input[Model], dataset: Input[Dataset], sensitivities: Inp
                 pruned_flops: float = 0.0, align: int = -1, gpu_serving: bool = False, epochs: int = 5,
                 batch_size: int = 16, learning_rate: float = 0.002, seed: int = 0,
                 latency_table: Input[Artifact] = None, target_speedup: float = 0.0, target_latency_ms: float = 0.0,
-                max_layer_loss: float = 0.0):
+                max_layer_loss: float = 0.0, latency_plan: str = ""):
     """Give one of eval_metric_loss, pruned_flops, target_speedup and target_latency_ms (0 = unset); a
     latency target or pruned_flops replaces eval_metric_loss. A latency target needs `latency_table` (read
     only then). GPU and TensorRT run aligned widths faster, hence `align` -1.
@@ -35,6 +35,10 @@ def prune_train(model: Input[Model], dataset: Input[Dataset], sensitivities: Inp
             latency table); 0 = unset.
         max_layer_loss: with a latency target: the largest sensitivity loss any one layer may take, in (0, 1];
             0 = the default.
+        latency_plan: with a latency target: how the ratios are spread over the layers, knapsack (the least
+            summed squared sensitivity loss) or threshold (one loss threshold for every layer, the smallest
+            that reaches the target; keeps more capacity where retraining must recover it, as a detector's);
+            empty = knapsack.
     """
     from slimpipe.kfp_io import report_failures
 
@@ -49,5 +53,5 @@ def prune_train(model: Input[Model], dataset: Input[Dataset], sensitivities: Inp
     info = run(model.path, dataset.path, sensitivities.path, pruned_model.path, **target, epochs=epochs, align=align,
                gpu_serving=gpu_serving, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
                latency_table=path_of(latency_table) if latency else None,
-               max_layer_loss=given(max_layer_loss))
+               max_layer_loss=given(max_layer_loss), latency_plan=given(latency_plan))
     log_model(pruned_model, metrics, info)

@@ -59,6 +59,18 @@ def bounded(kind: type, low: float | None = None, high: float | None = None,
     return parse
 
 
+def one_of(names, unset: str | None = None) -> Callable[[str], str]:
+    """An argument type: one of `names` (or `unset`, a pipeline's "not given", which argparse also passes
+    through the type as the default), refused at parse time otherwise, naming the value and the choices."""
+    def parse(text: str) -> str:
+        if text not in names and text != unset:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected one of {', '.join(names)}")
+        return text
+
+    parse.__name__ = "choice"
+    return parse
+
+
 COUNT = bounded(int, 1)              # epochs, batch sizes, threads, repeats, shards, subset sizes
 NON_NEGATIVE = bounded(int, 0)       # seeds, warm-up runs
 POSITIVE = bounded(float, 0.0, exclusive=True)   # learning rates, loss caps

@@ -9,6 +9,7 @@ from typing import Any
 
 from slimpipe.cli import options
 from slimpipe.cli.docs import args_section
+from slimpipe.pruning.latency_target import PLANS
 
 
 def _function():
@@ -27,7 +28,7 @@ TYPES = {"epochs": options.COUNT, "prune_epochs": options.COUNT, "batch_size": o
          "align": options.bounded(int, -1), "sensitivity_stop_loss": options.bounded(float, 0.0),
          "eval_metric_loss": options.FINITE, "pruned_flops": options.FINITE, "max_drop_points": options.FINITE,
          "target_speedup": options.FINITE, "target_latency_ms": options.FINITE,
-         "max_layer_loss": options.bounded(float, 0.0)}
+         "max_layer_loss": options.bounded(float, 0.0), "latency_plan": options.one_of(PLANS, unset="")}
 
 
 def add_arguments(cmd: argparse.ArgumentParser) -> None:
@@ -59,6 +60,7 @@ def from_args(args: argparse.Namespace) -> dict[str, Any]:
 
     params = {key[2:]: value for key, value in vars(args).items() if key.startswith("p_")}
     plan_targets(params["eval_metric_loss"], params["pruned_flops"], params["target_speedup"],
-                 params["target_latency_ms"], params["sweep_losses"], params["sweep_speedups"])
+                 params["target_latency_ms"], params["sweep_losses"], params["sweep_speedups"],
+                 params["max_layer_loss"], params["latency_plan"])
     parse_ratios(params["ratios"])
     return params

@@ -7,7 +7,7 @@ HELP = ("prune by sensitivities (--eval-metric-loss, --pruned-flops, or a latenc
 def add_arguments(cmd):
     from slimpipe import defaults
     from slimpipe.cli.docs import help_text
-    from slimpipe.pruning.latency_target import DEFAULT_MAX_LAYER_LOSS
+    from slimpipe.pruning.latency_target import DEFAULT_MAX_LAYER_LOSS, DEFAULT_PLAN, PLANS
 
     def text(name, default=None):
         return help_text("prune_train", name, default)
@@ -23,6 +23,7 @@ def add_arguments(cmd):
     cmd.add_argument("--latency-table", metavar="L.json", help=text("latency_table"))
     cmd.add_argument("--max-layer-loss", type=options.FINITE, default=None,
                      help=text("max_layer_loss", DEFAULT_MAX_LAYER_LOSS))
+    cmd.add_argument("--latency-plan", choices=PLANS, default=None, help=text("latency_plan", DEFAULT_PLAN))
     # The command line's K is the multiple itself (1 = none); the component's 0 and -1 are pipeline sentinels.
     cmd.add_argument("--align", type=options.COUNT, default=None, metavar="K",
                      help="keep channel counts at multiples of K; 1 = none (default: 8 with --gpu-serving, else none)")
@@ -39,4 +40,5 @@ def run(args):
                 pruned_flops=args.pruned_flops, epochs=args.epochs, align=args.align, batch_size=args.batch_size,
                 learning_rate=args.learning_rate, seed=args.seed, gpu_serving=args.gpu_serving,
                 overwrite=args.overwrite, latency_table=args.latency_table, target_speedup=args.target_speedup,
-                target_latency_ms=args.target_latency_ms, max_layer_loss=args.max_layer_loss)
+                target_latency_ms=args.target_latency_ms, max_layer_loss=args.max_layer_loss,
+                latency_plan=args.latency_plan)

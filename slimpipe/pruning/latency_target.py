@@ -12,6 +12,16 @@ retraining recovers many small losses better than a few large ones: on the class
 unpruned accuracy, squared losses one that retrained to 0.8 points above it (one run each). With an alignment, every option is the aligned ratio
 (`rules.align_ratios`), valued and costed at that ratio (the loss interpolated on the sensitivity curve).
 
+The threshold plan (`plan="threshold"`, --latency-plan threshold): every layer at the largest ratio whose
+loss stays within one threshold (`rules.ratio_for_loss`, the eval_metric_loss rule; rounded down to whole
+channels, and with an alignment to a multiple of it kept), the smallest threshold under the cap whose plan
+reaches the required saving (bisection: a higher threshold never prunes less); its cost is the threshold. The knapsack
+spends loss where it buys most time, so it prunes a few layers deep; the loss it minimises is measured before
+retraining, and on a detector whose retraining must recover most of it, its plans kept too little capacity:
+on the bench's YOLOv3 with the backbone prunable (2026-12-07), a knapsack plan at 2.15x retrained 60 epochs to
+4.44 mAP points below the unpruned control retrained alike, the eval_metric_loss 0.05 plan at about the same
+speed (2.03x) to 0.35 points below it (one run each).
+
 The loop (`reach`): choose for the target, measure the pruned model, and while it is slower than the
 target, ask the tables for more saving and choose again; every iteration is recorded. The tables' savings
 add up to more than layers pruned together save (a convolution whose input and output are both pruned
@@ -40,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from slimpipe.errors import fail
-from slimpipe.pruning.rules import Sensitivities, align_ratios
+from slimpipe.pruning.rules import Sensitivities, align_ratios, ratio_for_loss
 
 # Default of --max-layer-loss: no layer may lose more than 10% of the metric (relative, before retraining),
 # twice the pipeline's default eval_metric_loss; the knapsack already spends loss where it buys most time,
@@ -53,6 +63,12 @@ NAMED = 6  # bounding layers named in an error, the most constraining first
 SLACK = 0.05  # a model measured this much under the target is pruned too far: the loop tries a lighter one
 LEARN_WEIGHT = 5.0  # each timing the loop takes counts as this many random plans when the table is refit
 FALLBACKS = 8  # while learning: lower aims tried when the refit tables answer with a model already measured
+BISECTIONS = 60  # halvings of the loss threshold in a threshold plan (far below any measured loss difference)
+
+# How the ratios for a latency target are spread over the layers (--latency-plan; the module doc): the least
+# summed squared loss, or one loss threshold for every layer (the eval_metric_loss rule aimed at latency)
+PLANS = ("knapsack", "threshold")
+DEFAULT_PLAN = "knapsack"
 
 
 class LatencyTableLike(Protocol):
@@ -86,7 +102,8 @@ class Choice:
     reached: bool
     max_layer_loss: float
     bounding: list[str] = field(default_factory=list)
-    cost: float = 0.0  # what the knapsack minimised: the summed cost_of of the layers' losses
+    cost: float = 0.0  # what the plan minimised: the summed cost_of of the layers' losses (knapsack), or the
+    # loss threshold (threshold)
 
     @property
     def predicted_ms(self) -> float:
@@ -112,12 +129,20 @@ def loss_at(losses: dict[float, float], ratio: float) -> float | None:
     return None
 
 
+def check_plan(plan: str) -> str:
+    if plan not in PLANS:
+        raise fail(f"latency plan {plan!r}: choose one of {', '.join(PLANS)}")
+    return plan
+
+
 class Knapsack:
     """The options of every layer, from the two tables; `choose(aim_ms)` picks ratios whose predicted
-    latency is at most `aim_ms` with the least summed cost (`cost_of` each layer's loss)."""
+    latency is at most `aim_ms`: with the least summed cost (`cost_of` each layer's loss; plan "knapsack"),
+    or at the least loss threshold applied to every layer (plan "threshold", `ratio_for_loss`)."""
 
     def __init__(self, sensitivities: Sensitivities, table: LatencyTableLike, max_layer_loss: float,
-                 channels: dict[str, int], align: int | None = None):
+                 channels: dict[str, int], align: int | None = None, plan: str = DEFAULT_PLAN):
+        self.plan = check_plan(plan)
         self.table, self.cap, self.base_ms = table, max_layer_loss, float(table.base_ms)
         self.sensitivities, self.channels, self.align = sensitivities, channels, align
         self.saved_of = getattr(table, "saved_of", lambda terms: terms)
@@ -149,17 +174,21 @@ class Knapsack:
 
     def rebuilt(self, table: LatencyTableLike | None = None) -> "Knapsack":
         """The same layers and cap, valued by `table` (default its own) as it is now (after a refit)."""
-        return Knapsack(self.sensitivities, table or self.table, self.cap, self.channels, self.align)
+        return Knapsack(self.sensitivities, table or self.table, self.cap, self.channels, self.align, self.plan)
 
     def most(self, required_ms: float = math.inf) -> Choice:
-        """Every layer at the option that saves most: the most the cap allows."""
+        """The most the cap allows: every layer at the option that saves most (knapsack), or at the cap as
+        the threshold (threshold)."""
+        if self.plan == "threshold":
+            return self._choice(self._at_threshold(self.cap), required_ms, cost=self.cap)
         picks = {layer: max(opts, key=lambda o: (o.saved_ms, -o.ratio)) for layer, opts in self.options.items()
                  if opts}
         return self._choice(picks, required_ms)
 
     def choose(self, aim_ms: float, step_ms: float | None = None) -> Choice:
         """Ratios whose predicted latency (base_ms - saved) is at most `aim_ms`, with the least summed
-        cost; `reached` is False (and the choice is `most()`) when the cap does not allow it."""
+        cost (knapsack) or at the least threshold (threshold); `reached` is False (and the choice is
+        `most()`) when the cap does not allow it."""
         required = self.base_ms - aim_ms
         if required <= 0:
             return self._choice({}, required)
@@ -167,8 +196,45 @@ class Knapsack:
         if not limit.reached:
             return limit
         terms = self.terms_for(required)  # the knapsack adds the table's terms
+        if self.plan == "threshold":
+            return self._threshold(terms, required)
         picks = self._knapsack(terms, step_ms or terms / STEPS)
         return self._choice(picks, required) if picks is not None else limit
+
+    def _at_threshold(self, threshold: float) -> dict[str, Option]:
+        """Every layer at the largest ratio whose loss stays within `threshold` (`ratio_for_loss`), rounded
+        down to whole channels, and with an alignment to the next multiple of `align` channels kept, so
+        that a higher threshold never prunes less and equal models are equal ratios; a layer whose
+        rounded ratio (a curve that is not monotone) still loses more than the cap steps down its grid."""
+        picks = {}
+        for layer, losses in self.sensitivities.items():
+            n, step = self.channels[layer], max(1, self.align or 1)
+            pruned = int(math.floor(ratio_for_loss(losses, threshold) * n + 1e-9))
+            kept = min(n, int(math.ceil((n - pruned) / step)) * step)
+            while kept < n:
+                ratio = (n - kept) / n
+                loss = loss_at(losses, ratio)
+                if loss is not None and loss <= self.cap:
+                    saved = float(self.table.saved_at(layer, ratio))
+                    if saved > 0:
+                        picks[layer] = Option(ratio, saved, loss)
+                    break
+                kept += step
+        return picks
+
+    def _threshold(self, terms: float, required: float) -> Choice:
+        """The least threshold (within the cap) whose plan's summed terms reach `terms`, by bisection."""
+        def reaches(threshold: float) -> bool:
+            return _meets(sum(o.saved_ms for o in self._at_threshold(threshold).values()), terms)
+
+        low, high = 0.0, self.cap  # reaches(high): most() reached
+        for _ in range(BISECTIONS):
+            middle = (low + high) / 2
+            if reaches(middle):
+                high = middle
+            else:
+                low = middle
+        return self._choice(self._at_threshold(high), required, cost=high)
 
     def _knapsack(self, required: float, step: float) -> dict[str, Option] | None:
         import numpy as np
@@ -200,16 +266,22 @@ class Knapsack:
                 s = max(0, s - min(units, int(math.floor(opt.saved_ms / step + 1e-6))))
         return picks
 
-    def _choice(self, picks: dict[str, Option], required: float) -> Choice:
-        """`required`: milliseconds; the choice's saving is in milliseconds too (from the summed terms)."""
+    def _choice(self, picks: dict[str, Option], required: float, cost: float | None = None) -> Choice:
+        """`required`: milliseconds; the choice's saving is in milliseconds too (from the summed terms).
+        `cost`: what the plan minimised, where not the summed cost_of (the threshold plan's threshold, whose
+        layers the cap bounds only once the threshold is the cap)."""
         terms = sum(o.saved_ms for o in picks.values())
         saved = self.saved_of(terms)
-        bounding = [layer for layer in self.blocked
-                    if (picks[layer].ratio if layer in picks else 0.0)
-                    == max((o.ratio for o in self.options[layer]), default=0.0)]
+        if cost is not None:
+            bounding = list(self.blocked) if cost >= self.cap else []
+        else:
+            bounding = [layer for layer in self.blocked
+                        if (picks[layer].ratio if layer in picks else 0.0)
+                        == max((o.ratio for o in self.options[layer]), default=0.0)]
         bounding.sort(key=lambda layer: -self.blocked[layer])
         return Choice(ratios={layer: o.ratio for layer, o in picks.items()}, saved_ms=saved,
-                      loss=sum(o.loss for o in picks.values()), cost=sum(cost_of(o.loss) for o in picks.values()),
+                      loss=sum(o.loss for o in picks.values()),
+                      cost=sum(cost_of(o.loss) for o in picks.values()) if cost is None else cost,
                       base_ms=self.base_ms, required_ms=required,
                       reached=_meets(terms, self.terms_for(required)),
                       max_layer_loss=self.cap, bounding=bounding)

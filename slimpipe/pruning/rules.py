@@ -44,10 +44,10 @@ def check_flops(target: float) -> float:
 
 def check_target(eval_metric_loss: float | None, pruned_flops: float | None, target_speedup: float | None = None,
                  target_latency_ms: float | None = None, latency_table: object | None = None,
-                 max_layer_loss: float | None = None) -> None:
+                 max_layer_loss: float | None = None, latency_plan: str | None = None) -> None:
     """Exactly one pruning target, inside its range: checked before any work starts. A latency target
     (speed-up or milliseconds) needs a latency table, which nothing else uses, and may carry a per-layer
-    loss cap."""
+    loss cap and a plan (latency_target.PLANS)."""
     given = [v for v in (eval_metric_loss, pruned_flops, target_speedup, target_latency_ms) if v is not None]
     if len(given) != 1:
         raise fail("give exactly one of --eval-metric-loss, --pruned-flops, --target-speedup and --target-latency-ms")
@@ -59,6 +59,12 @@ def check_target(eval_metric_loss: float | None, pruned_flops: float | None, tar
         raise fail("--latency-table is used only with --target-speedup or --target-latency-ms")
     if not latency and max_layer_loss is not None:
         raise fail("--max-layer-loss applies only to --target-speedup and --target-latency-ms")
+    if not latency and latency_plan is not None:
+        raise fail("--latency-plan applies only to --target-speedup and --target-latency-ms")
+    if latency_plan is not None:
+        from slimpipe.pruning.latency_target import check_plan
+
+        check_plan(latency_plan)
     if eval_metric_loss is not None:
         check_loss(eval_metric_loss)
     elif pruned_flops is not None:

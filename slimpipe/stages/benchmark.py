@@ -155,7 +155,8 @@ def _pruning_summary(info: modeldir.ModelInfo) -> dict[str, Any] | None:
     if not info.pruning:
         return None
     keys = ("criterion", "eval_metric_loss", "pruned_flops_target", "pruned_flops", "pruned_params",
-            "align", "aligned_layers", "aligned_to", "target_speedup", "target_latency_ms", "max_layer_loss",
+            "align", "aligned_layers", "aligned_to", "target_speedup", "target_latency_ms", "latency_plan",
+            "max_layer_loss",
             "base_ms", "predicted_ms", "measured_ms")
     return {k: info.pruning.get(k) for k in keys} | {"layers_pruned": len(info.pruning.get("ratios", {})),
                                                      "latency_iterations": len(info.pruning.get("iterations") or [])}

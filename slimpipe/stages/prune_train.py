@@ -50,15 +50,17 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
                 gpu_serving: bool = False, overwrite: bool = False,
                 latency_table: str | Path | None = None, target_speedup: float | None = None,
                 target_latency_ms: float | None = None, max_layer_loss: float | None = None,
-                max_iterations: int = latency_target.DEFAULT_ITERATIONS) -> modeldir.ModelInfo:
+                max_iterations: int = latency_target.DEFAULT_ITERATIONS,
+                latency_plan: str | None = None) -> modeldir.ModelInfo:
     """Prune `model` by its sensitivities, retrain it on `dataset`, write the pruned model to `out`.
     Unset `align` is 8 when `gpu_serving` (see rules.resolve_align). A latency target (`target_speedup` or
     `target_latency_ms`, with the model's `latency_table`) prunes to that latency on the table's predictor
-    settings, measured before retraining (see slimpipe/pruning/latency_target.py)."""
+    settings, measured before retraining (see slimpipe/pruning/latency_target.py), with the ratios spread by
+    `latency_plan` (latency_target.PLANS; default DEFAULT_PLAN)."""
     atomic.claim(out, "prune-train", {"model": model, "dataset": dataset, "sensitivities": sensitivities,
                                       "latency_table": latency_table}, overwrite)
     rules.check_target(eval_metric_loss, pruned_flops, target_speedup, target_latency_ms, latency_table,
-                       max_layer_loss)
+                       max_layer_loss, latency_plan)
     explicit_align = align is not None and align > 0
     align = rules.resolve_align(align, gpu_serving)
     net, info = modeldir.load(model)
@@ -75,7 +77,7 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
     goal = None
     if latency_table is not None:
         goal = latency_goal(latency_table, data, Path(sensitivities), info, pruner, target_speedup,
-                            target_latency_ms, max_layer_loss, align)
+                            target_latency_ms, max_layer_loss, align, latency_plan)
     task = get_task(info.task)
     train_split = load_split_for(info, dataset, "train")
     val_split = load_split_for(info, dataset, "val")
@@ -122,8 +124,8 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
 # against: each iteration's judged_table_ms), the latency the tables predicted for the chosen ratios (before
 # that model was timed), the pruned and the unpruned model's latency measured side by side on those settings
 # before retraining (which does not change the architecture), and every iteration of the loop.
-LATENCY_KEYS = ("max_layer_loss", "latency_table", "target_table_ms", "predicted_ms", "predicted_speedup",
-                "predicted_table_ms", "measured_ms", "base_ms", "iterations")
+LATENCY_KEYS = ("latency_plan", "max_layer_loss", "latency_table", "target_table_ms", "predicted_ms",
+                "predicted_speedup", "predicted_table_ms", "measured_ms", "base_ms", "iterations")
 MEASURE_ROUNDS, MEASURE_REPEATS = 40, 1  # alternating rounds of the pruned and the unpruned model
 
 
@@ -143,7 +145,7 @@ class LatencyGoal:
 
 def latency_goal(path: str | Path, data: dict[str, Any], sens_path: Path, info: modeldir.ModelInfo,
                  pruner: ChannelPruner, target_speedup: float | None, target_latency_ms: float | None,
-                 max_layer_loss: float | None, align: int | None) -> LatencyGoal:
+                 max_layer_loss: float | None, align: int | None, plan: str | None = None) -> LatencyGoal:
     """Read the latency table and check it before any work: the same model and input size, complete, every
     layer in the sensitivities, predictor settings this machine can run, and a speed-up within what the
     tables predict the loss cap allows (milliseconds are checked once carried into the table's time)."""
@@ -169,7 +171,8 @@ def latency_goal(path: str | Path, data: dict[str, Any], sens_path: Path, info: 
     measured = {layer: {r: loss for r, loss in losses.items() if sens.ratio_key(r) not in capped.get(layer, [])}
                 for layer, losses in data["table"].items()}
     cap = latency_target.DEFAULT_MAX_LAYER_LOSS if max_layer_loss is None else max_layer_loss
-    knapsack = latency_target.Knapsack(measured, table, cap, pruner.channels, align)
+    knapsack = latency_target.Knapsack(measured, table, cap, pruner.channels, align,
+                                       latency_target.DEFAULT_PLAN if plan is None else plan)
     if target_speedup is not None:
         check_reach(knapsack, table, text, target_ms)
     return LatencyGoal(table, path, target_ms, text, target_speedup is not None, knapsack)
@@ -244,7 +247,7 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
     current = [knapsack]  # refit after each measurement while learning
     where = "" if goal.speedup else " on this host"
     log("prune-train", f"{goal.text}: {goal.target_ms:.3f} ms{where}; the table's unpruned latency {table.base_ms:.3f} ms "
-                       f"({describe(table.settings)}); no layer beyond loss {knapsack.cap:g}")
+                       f"({describe(table.settings)}); no layer beyond loss {knapsack.cap:g}; plan {knapsack.plan}")
     base = exported_predictor(net, shapes, settings)
     target_ms = table_target_ms(goal, base, feeds)
     text = goal.text if goal.speedup else f"{goal.text} ({target_ms:.3f} ms in the table's time)"
@@ -306,7 +309,7 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
     log("prune-train", f"{goal.text} met after {len(iterations)} iteration(s) ({taken} timings), keeping iteration {outcome.chosen}: predicted "
                        f"{final['base_ms'] / predicted_speedup:.3f} ms, measured {final['measured_ms']:.3f} ms "
                        f"({final['measured_speedup']:.2f}x), summed sensitivity loss {final['loss']:.4f}")
-    return outcome.ratios, {"max_layer_loss": knapsack.cap,
+    return outcome.ratios, {"latency_plan": knapsack.plan, "max_layer_loss": knapsack.cap,
                             "latency_table": {"settings": table.settings, "base_ms": table_base,
                                               "ratios": list(table.ratios), "refit": learning},
                             "predicted_ms": final["base_ms"] / predicted_speedup,

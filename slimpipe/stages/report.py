@@ -77,11 +77,12 @@ def render(base: BenchmarkResult, pruned: BenchmarkResult, extra_rows: list[str]
 
 
 def target_text(p: dict[str, Any]) -> str:
-    """What the pruning aimed at, from a benchmark's pruning summary."""
+    """What the pruning aimed at, from a benchmark's pruning summary (with the latency plan where recorded)."""
+    plan = f" ({p['latency_plan']} plan)" if p.get("latency_plan") else ""
     if p.get("target_speedup"):
-        return f"latency target {p['target_speedup']:g}x faster"
+        return f"latency target {p['target_speedup']:g}x faster{plan}"
     if p.get("target_latency_ms"):
-        return f"latency target {p['target_latency_ms']:g} ms"
+        return f"latency target {p['target_latency_ms']:g} ms{plan}"
     if p.get("eval_metric_loss") is not None:
         return f"eval_metric_loss {p['eval_metric_loss']}"
     return f"pruned_flops {p.get('pruned_flops_target')}"

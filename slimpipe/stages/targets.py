@@ -7,16 +7,30 @@ from slimpipe.stages.sweep import parse_losses, parse_speedups
 
 
 def plan_targets(eval_metric_loss: float, pruned_flops: float = 0.0, target_speedup: float = 0.0,
-                 target_latency_ms: float = 0.0, sweep_losses: str = "", sweep_speedups: str = "") -> bool:
-    """Refuse a target or sweep the stages would refuse later (0 and "" = unset, as in the pipeline); returns
-    whether the run needs a latency table (a latency target, or a sweep of speed-up targets)."""
+                 target_latency_ms: float = 0.0, sweep_losses: str = "", sweep_speedups: str = "",
+                 max_layer_loss: float = 0.0, latency_plan: str = "") -> bool:
+    """Refuse a target or sweep the stages would refuse later (0 and "" = unset, as in the pipeline), and a
+    latency target's options (`max_layer_loss`, `latency_plan`) given without one; returns whether the run
+    needs a latency table (a latency target, or a sweep of speed-up targets)."""
+    from slimpipe.pruning.latency_target import check_plan
+
     if sweep_losses and sweep_speedups:
         raise fail("give sweep_losses or sweep_speedups, not both")
     if sweep_losses:
         parse_losses(sweep_losses)
-        return False
-    if sweep_speedups:
+        latency = False
+    elif sweep_speedups:
         parse_speedups(sweep_speedups)
-        return True
-    target = pipeline_target(eval_metric_loss, pruned_flops, target_speedup, target_latency_ms)
-    return bool(target["target_speedup"] or target["target_latency_ms"])
+        latency = True
+    else:
+        target = pipeline_target(eval_metric_loss, pruned_flops, target_speedup, target_latency_ms)
+        latency = bool(target["target_speedup"] or target["target_latency_ms"])
+    for name, value in (("max_layer_loss", max_layer_loss), ("latency_plan", latency_plan)):
+        if value and not latency:
+            raise fail(f"{name} {value!r} applies only to a latency target (target_speedup, target_latency_ms or "
+                       "sweep_speedups)")
+    if max_layer_loss and not 0.0 < max_layer_loss <= 1.0:
+        raise fail(f"max_layer_loss {max_layer_loss} is outside (0, 1]")
+    if latency_plan:
+        check_plan(latency_plan)
+    return latency
