@@ -177,10 +177,6 @@ class Knapsack:
                 self.blocked[layer] = float(table.saved_at(layer, min(beyond))) - (
                     float(table.saved_at(layer, top)) if top else 0.0)
 
-    def predicted_ms(self, ratios: dict[str, float]) -> float:
-        """The latency the table predicts for `ratios` (as a choice's predicted_ms)."""
-        return self.base_ms - self.saved_of(sum(float(self.table.saved_at(layer, r)) for layer, r in ratios.items()))
-
     def rebuilt(self, table: LatencyTableLike | None = None) -> "Knapsack":
         """The same layers and cap, valued by `table` (default its own) as it is now (after a refit)."""
         return Knapsack(self.sensitivities, table or self.table, self.cap, self.channels, self.align, self.plan)
@@ -328,14 +324,14 @@ def reach(target_ms: float, choose: Callable[[float], Choice], measure: Callable
     choice that measured at or under the target is measured once more, and the slower of the two is judged
     (each iteration records both in `measurements_ms`). `learning`: `measure` also teaches the tables what it
     measured (the caller refits them, `choose` then answers from the refit), so after each measurement the
-    loop aims at the target itself rather than scaling the required saving (which would correct twice); where
-    the refit tables still answer with a model already measured too slow, the loop asks for more as the
-    scaling would (and for at least the share that model missed the target by), until they answer with one
-    not yet measured (at most FALLBACKS times). `predict(ratios)`, while learning: the refit tables'
-    latency for a measured model; after a miss the loop aims at the target scaled by that prediction over
-    the measurement (`learned_aim`), so what the refit has not learned (a timing on the slow side of the
-    noise, which the slower-of-two confirmation favours) is still corrected. The target, the aims and the
-    measurements are in one time: the tables'."""
+    loop aims at the target itself rather than scaling the required saving (which would correct twice):
+    scaled, given `predict(ratios)` (the refit tables' latency for a measured model,
+    LatencyTable.predicted_ms), by that prediction over the measurement (`learned_aim`), so that what the
+    refit has not learned (a timing on the slow side of the noise, which the slower-of-two confirmation
+    favours) is still corrected. Where the refit tables still answer with a model already measured too slow,
+    the loop asks for more as the scaling would (and for at least the share that model missed the target
+    by), until they answer with one not yet measured (at most FALLBACKS times). The target, the aims and
+    the measurements are in one time: the tables'."""
     if max_iterations < 1:
         raise fail(f"max_iterations {max_iterations}: must be at least 1")
     text = target_text or f"{target_ms:.3f} ms"

@@ -36,6 +36,13 @@ def check_loss(threshold: float) -> float:
     return threshold
 
 
+def check_layer_loss(cap: float) -> float:
+    """A latency target's per-layer loss cap (--max-layer-loss), in (0, 1]."""
+    if not 0.0 < cap <= 1.0:
+        raise fail(f"max_layer_loss {cap} is outside (0, 1]")
+    return cap
+
+
 def check_flops(target: float) -> float:
     if not 0.0 < target < 1.0:
         raise fail(f"pruned_flops {target} is outside (0, 1)")
@@ -73,8 +80,8 @@ def check_target(eval_metric_loss: float | None, pruned_flops: float | None, tar
         raise fail(f"target_speedup {target_speedup} must be above 1 (the unpruned model's speed)")
     elif target_latency_ms is not None and not (math.isfinite(target_latency_ms) and target_latency_ms > 0.0):
         raise fail(f"target_latency_ms {target_latency_ms} must be above 0")
-    if max_layer_loss is not None and not 0.0 < max_layer_loss <= 1.0:
-        raise fail(f"max_layer_loss {max_layer_loss} is outside (0, 1]")
+    if max_layer_loss is not None:
+        check_layer_loss(max_layer_loss)
 
 
 GPU_ALIGN = 8  # channel multiple that GPU kernels and TensorRT run fastest (tensor cores)

@@ -281,7 +281,7 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
                            f"pruned at once: aiming first at {first_aim:.3f} ms in its additive terms")
     outcome = latency_target.reach(target_ms, lambda aim: current[0].choose(aim), measure, max_iterations,
                                    text, first_aim_ms=first_aim, tolerance=tolerance(goal.table),
-                                   learning=learning, predict=lambda ratios: current[0].predicted_ms(ratios))
+                                   learning=learning, predict=table.predicted_ms)  # `table`: refit in place
     iterations, taken = [], 0
     for it in outcome.iterations:  # each took one timing, or two where the first met the target (confirmed)
         timings = raw[taken:taken + len(it["measurements_ms"])]

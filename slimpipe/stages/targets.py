@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from slimpipe.errors import fail
-from slimpipe.pruning.rules import pipeline_target
+from slimpipe.pruning.rules import check_layer_loss, pipeline_target
 from slimpipe.stages.sweep import parse_losses, parse_speedups
 
 
@@ -29,8 +29,8 @@ def plan_targets(eval_metric_loss: float, pruned_flops: float = 0.0, target_spee
         if value and not latency:
             raise fail(f"{name} {value!r} applies only to a latency target (target_speedup, target_latency_ms or "
                        "sweep_speedups)")
-    if max_layer_loss and not 0.0 < max_layer_loss <= 1.0:
-        raise fail(f"max_layer_loss {max_layer_loss} is outside (0, 1]")
+    if max_layer_loss:
+        check_layer_loss(max_layer_loss)
     if latency_plan:
         check_plan(latency_plan)
     return latency
