@@ -105,6 +105,38 @@ def test_alternate_times_each_predictor_in_every_round():
     assert timings[0].median_ms > timings[1].median_ms + 2.0
 
 
+class ColdAfterOthers(Sleeper):
+    """A predictor whose first run after another predictor ran takes `cold_ms` (its weights out of cache)."""
+
+    last = None
+
+    def __init__(self, ms, cold_ms):
+        super().__init__(ms)
+        self.cold_ms = cold_ms
+
+    def run(self):
+        cold, ColdAfterOthers.last = ColdAfterOthers.last is not self, self
+        self.runs += 1
+        time.sleep((self.cold_ms if cold else self.ms) / 1000.0)
+
+
+def test_settling_runs_time_each_predictor_warm():
+    from slimpipe.pruning.timing import alternate
+
+    a, b = ColdAfterOthers(1.0, 12.0), ColdAfterOthers(1.0, 12.0)
+    cold = alternate([a, b], [], rounds=3, repeats=1, warmup=0)
+    warm = alternate([a, b], [], rounds=3, repeats=1, warmup=0, settle=1)
+    assert all(t.median_ms > 10.0 for t in cold) and all(t.median_ms < 8.0 for t in warm)
+    assert a.runs == b.runs == 3 * 1 + 3 * (1 + 1)  # the settling runs run, untimed
+
+
+def test_alternate_refuses_a_negative_settle():
+    from slimpipe.pruning.timing import alternate
+
+    with pytest.raises(ValueError, match="settle"):
+        alternate([Sleeper(1.0)], [], rounds=1, repeats=1, settle=-1)
+
+
 def test_a_table_times_every_verified_layer_on_the_benchmarks_settings(whole, tiny_model):
     from slimpipe import modeldir
     from slimpipe.pruning.channels import ChannelPruner
@@ -214,6 +246,36 @@ def test_a_table_of_another_model_is_refused(whole, tmp_path):
         lat.check_matches(table, whole, table.arch, table.fingerprint, list(table.all_layers)[1:])
 
 
+def test_a_table_records_its_settling_runs_and_defaults_to_one(whole):
+    assert lat.DEFAULT_SETTLE == 1 and lat.read(whole).settle == lat.DEFAULT_SETTLE
+
+
+def test_a_table_written_before_settling_reads_as_timed_cold(whole, tmp_path):
+    data = json.loads(whole.read_text())
+    del data["settle"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert lat.read(tmp_path / "old.json").settle == 0
+
+
+def test_a_bad_settle_in_a_file_is_refused_naming_it(whole, tmp_path):
+    with pytest.raises(SlimpipeError, match=r"settle and evaluations must be whole numbers .*'1'"):
+        lat.read(edited(whole, tmp_path, settle="1"))
+
+
+def test_resuming_with_other_settling_runs_is_refused(whole, tiny_model, tiny_dataset, tmp_path):
+    partial = edited(whole, tmp_path, complete=False)
+    before = partial.read_bytes()
+    with pytest.raises(SlimpipeError, match=r"cannot resume: its settle is 1"):
+        latency_table(tiny_model, tiny_dataset, partial, settle=0, **FAST)
+    assert partial.read_bytes() == before
+
+
+def test_a_negative_settle_is_refused_before_timing(tiny_model, tiny_dataset, tmp_path):
+    with pytest.raises(SlimpipeError, match="settle -1: must be 0 or more"):
+        latency_table(tiny_model, tiny_dataset, tmp_path / "t.json", settle=-1, **FAST)
+    assert not (tmp_path / "t.json").exists()
+
+
 def test_resuming_a_table_of_another_model_is_refused(whole, tiny_model, tiny_dataset, tmp_path):
     other = edited(whole, tmp_path, fingerprint="f" * 16, complete=False)
     before = other.read_bytes()
@@ -265,6 +327,7 @@ CLI_CASES = [
     Case("ratios-outside", lambda w: _stage(w, "--ratios", "0.5,1.5"), "--ratios '0.5,1.5': every ratio must be in"),
     Case("shard-out-of-range", lambda w: _stage(w, "--shard", "2/2"), "shard 2/2: expected i/n"),
     Case("zero-rounds", lambda w: _stage(w, "--rounds", "0"), "--rounds: 0: must be at least 1"),
+    Case("negative-settle", lambda w: _stage(w, "--settle", "-1"), "--settle: -1: must be at least 0"),
     Case("mkldnn-maybe", lambda w: _stage(w, "--mkldnn", "maybe"), "'maybe': expected on or off"),
     Case("method-unknown", lambda w: _stage(w, "--method", "guess"), "invalid choice: 'guess'"),
     Case("zero-plans", lambda w: _stage(w, "--plans", "0"), "--plans: 0: must be at least 1"),
@@ -298,6 +361,16 @@ def test_the_component_writes_the_table_and_its_metadata(tiny_model, tiny_datase
     table = lat.read(out.path)
     assert table.shard == [3, 8] and table.complete and table.settings["threads"] == BENCHMARK_DEFAULTS["threads"]
     assert out.metadata["layers"] == len(table.saved) and out.metadata["base_ms"] == table.base_ms
+    assert table.settle == lat.DEFAULT_SETTLE  # -1: the stage's
+
+
+def test_the_component_passes_settle_zero(tiny_model, tiny_dataset, tmp_path):
+    from slimpipe.components.latency_table.component import latency_table as component
+
+    out = FakeArtifact(tmp_path / "table.json")
+    component.python_func(model=FakeArtifact(tiny_model), dataset=FakeArtifact(tiny_dataset), latency_table=out,
+                          ratios="0.5", shard="3/8", rounds=1, repeats=1, settle=0)
+    assert lat.read(out.path).settle == 0
 
 
 def test_visualize_draws_latency_saved_against_loss_per_layer(whole, tiny_model, tiny_sensitivities, tmp_path):

@@ -534,7 +534,7 @@ def test_a_speedup_target_is_judged_against_the_unpruned_model_measured_beside_i
 
     pruned_ms = iter([1.5, 1.3, 1.32])  # the second met 1.5x; its confirmation too, a little slower
     monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
-    def alternate(predictors, feeds, rounds, repeats):
+    def alternate(predictors, feeds, rounds, repeats, settle=0):
         ms = next(pruned_ms)
         return [timing.Timing(2.0, 0.0, [2.0]), timing.Timing(ms, 0.0, [ms])]
 
@@ -600,7 +600,7 @@ def test_a_table_that_measured_whole_plans_saving_more_lets_a_target_past_the_ad
     from slimpipe.stages.prune_train import prune_train
 
     monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
-    monkeypatch.setattr(timing, "alternate", lambda predictors, feeds, rounds, repeats: [
+    monkeypatch.setattr(timing, "alternate", lambda predictors, feeds, rounds, repeats, settle=0: [
         timing.Timing(2.0, 0.0, [2.0]), timing.Timing(1.0, 0.0, [1.0])])
     path = write_table(tiny_sensitivities, tmp_path / "L.json", base_ms=10.0, per_layer_ms=0.01)
     table = lat.read(path)
@@ -773,7 +773,7 @@ def test_prune_train_refits_a_plans_table_with_each_measurement_and_leaves_its_f
     from slimpipe.stages.prune_train import prune_train
 
     monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
-    monkeypatch.setattr(timing, "alternate", lambda predictors, feeds, rounds, repeats: [
+    monkeypatch.setattr(timing, "alternate", lambda predictors, feeds, rounds, repeats, settle=0: [
         timing.Timing(2.0, 0.0, [2.0]), timing.Timing(1.1, 0.0, [1.1])])
     path = fitted_plans_table(tiny_sensitivities, tmp_path / "L.json")
     before = path.read_bytes()
@@ -803,7 +803,7 @@ def stub_timing(monkeypatch, base_ms, pruned_ms):
     calls = []
     monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
 
-    def alternate(predictors, feeds, rounds, repeats):
+    def alternate(predictors, feeds, rounds, repeats, settle=0):
         base = timing.Timing(base_ms, 0.0, [base_ms])
         if len(predictors) == 1:
             return [base]
@@ -812,6 +812,28 @@ def stub_timing(monkeypatch, base_ms, pruned_ms):
 
     monkeypatch.setattr(timing, "alternate", alternate)
     return calls
+
+
+def test_the_loop_times_models_with_its_tables_runs_and_settling_runs_per_round(
+        tiny_model, tiny_dataset, tiny_sensitivities, tmp_path, monkeypatch):
+    """A table timed 3 runs after 2 settling ones per round: the loop times each model the same way, so that
+    it judges models as the table's plans were judged."""
+    from slimpipe.pruning import timing
+    from slimpipe.stages.prune_train import MEASURE_ROUNDS, prune_train
+
+    asked = []
+    monkeypatch.setattr(timing, "exported_predictor", lambda net, shapes, settings: object())
+
+    def alternate(predictors, feeds, rounds, repeats, settle=0):
+        asked.append((len(predictors), rounds, repeats, settle))
+        return [timing.Timing(10.0, 0.0, [10.0]), timing.Timing(8.0, 0.0, [8.0])][:len(predictors)]
+
+    monkeypatch.setattr(timing, "alternate", alternate)
+    path = write_table(tiny_sensitivities, tmp_path / "L.json", base_ms=10.0, per_layer_ms=1.0, repeats=3, settle=2)
+    prune_train(tiny_model, tiny_dataset, tiny_sensitivities, tmp_path / "p", epochs=1, latency_table=path,
+                target_latency_ms=9.5, max_layer_loss=1.0)
+    assert asked and set(asked) <= {(1, MEASURE_ROUNDS, 3, 2), (2, MEASURE_ROUNDS, 3, 2)}
+    assert (1, MEASURE_ROUNDS, 3, 2) in asked  # the unpruned model alone, to carry milliseconds over
 
 
 def test_a_latency_in_milliseconds_is_carried_into_the_tables_time_by_the_unpruned_model_timed_now(

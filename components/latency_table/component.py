@@ -8,13 +8,13 @@ from slimpipe.components._image import CPU_IMAGE
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def latency_table(model: Input[Model], dataset: Input[Dataset], latency_table: Output[Artifact],
                   device: str = "", mkldnn: str = "", threads: int = 0, batch: int = 0, ratios: str = "",
-                  shard: str = "", rounds: int = 0, repeats: int = 0, measure: bool = True, method: str = "",
+                  shard: str = "", rounds: int = 0, repeats: int = 0, settle: int = -1, measure: bool = True, method: str = "",
                   plans: int = 0):
     """Time the exported model pruned by random whole plans and fit each prunable layer's saving per ratio to
     them (method `plans`), or time each layer pruned alone at each ratio (method `layers`), against the
     unpruned model in alternating rounds. Empty or 0 arguments take the stage's defaults: the benchmark's
-    settings (`device`, `mkldnn` on|off, `threads`, `batch`) and the stage's method, plans, ratios, rounds
-    and repeats. With `measure` false (a run without a latency target) nothing is timed: the output records
+    settings (`device`, `mkldnn` on|off, `threads`, `batch`) and the stage's method, plans, ratios, rounds,
+    repeats and settling runs. With `measure` false (a run without a latency target) nothing is timed: the output records
     that no table was asked for, and a step that needs one refuses it by that reason.
 
     Args:
@@ -28,6 +28,7 @@ def latency_table(model: Input[Model], dataset: Input[Dataset], latency_table: O
         shard: measure only shard i/n (every n-th plan, or layer, from the i-th); empty = all.
         rounds: alternating rounds of the unpruned and pruned models per plan or layer; 0 = the stage's.
         repeats: timed runs per model and round, their median the round's figure; 0 = the stage's.
+        settle: untimed runs of each model before its timed ones per round (timed warm); -1 = the stage's.
         measure: time the model; false records that no table was asked for.
         method: plans (fit per-layer savings to random whole plans) or layers (each layer alone); empty = plans.
         plans: how many plans to time; 0 = the stage's (twice the prunable layers and 4, at least 40).
@@ -55,7 +56,7 @@ def latency_table(model: Input[Model], dataset: Input[Dataset], latency_table: O
     asked = {"device": given(device), "mkldnn": {"on": True, "off": False}.get(mkldnn), "threads": given(threads),
              "batch": given(batch), "ratios": parse_ratios(ratios) if ratios else None,
              "shard": parse_shard(shard) if shard else None, "rounds": given(rounds), "repeats": given(repeats),
-             "method": given(method), "plans": given(plans)}
+             "settle": settle if settle >= 0 else None, "method": given(method), "plans": given(plans)}
     table = run(model.path, dataset.path, latency_table.path, **{k: v for k, v in asked.items() if v is not None})
     latency_table.metadata.update({"base_ms": table.base_ms, "base_spread_ms": table.base_spread_ms,
                                    "settings": table.settings, "layers": len(table.saved),

@@ -39,6 +39,8 @@ def add_arguments(cmd):
                      help=f"{text('rounds')} (default %(default)s)")
     cmd.add_argument("--repeats", type=options.COUNT, default=lat.DEFAULT_REPEATS,
                      help=f"{text('repeats')} (default %(default)s)")
+    cmd.add_argument("--settle", type=options.NON_NEGATIVE, default=lat.DEFAULT_SETTLE,
+                     help=f"{text('settle')} (default %(default)s)")
 
 
 def run(args):
@@ -50,4 +52,4 @@ def run(args):
                   batch=args.batch, ratios=parse_ratios(args.ratios) if args.ratios is not None else None,
                   method=args.method, plans=args.plans, seed=args.seed,
                   shard=parse_shard(args.shard) if args.shard else None, rounds=args.rounds,
-                  repeats=args.repeats, overwrite=args.overwrite)
+                  repeats=args.repeats, settle=args.settle, overwrite=args.overwrite)

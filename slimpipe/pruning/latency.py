@@ -16,7 +16,7 @@ Two methods fill it (`method`):
 The file is plain JSON (never pickle), written atomically after every plan or layer so an interrupted run
 resumes where it stopped:
     {"format", "task", "arch", "fingerprint", "settings": {device, mkldnn, threads, batch, input_size},
-     "rounds", "repeats", "base_ms", "base_spread_ms", "layer_base_ms": {layer: ms}, "ratios",
+     "rounds", "repeats", "settle", "base_ms", "base_spread_ms", "layer_base_ms": {layer: ms}, "ratios",
      "saved": {layer: {"0.2": ms, ...}}, "spread": {layer: {"0.2": ms, ...}}, "layers", "all_layers",
      "shard": [i, n] | null, "complete", "evaluations", "seconds", "rewritten", "host",
      "base_flops", "flops_per_channel": {layer: FLOPs},
@@ -82,9 +82,16 @@ FIT_FORMS = ("additive", "multiplicative")  # how a plan's per-layer terms make 
 RIDGE = 1e-2  # the fit's ridge on each coefficient (the plans' savings are fractions of the latency, 0..1)
 DEFAULT_ROUNDS = 30   # alternating rounds of the base and one pruned predictor (pairs of runs) per ratio
 DEFAULT_REPEATS = 1   # timed run() calls per predictor and round: single runs pair most closely in time
+# Untimed run() calls of each predictor before its timed ones in every round. The first run after the other
+# model ran finds its own weights out of cache, which costs a small model a larger share of its time: on
+# 2026-12-07 (bench/studies/repeats.py, saved models) the pruned YOLOv3 read 2.02x timed cold, 2.10-2.11x
+# after one settling run and 2.12-2.16x at 10 timed runs per round (10x the cost), the benchmark (warm, as a
+# server runs) more. Tables written before it existed record 0, and prune-train times as its table did.
+DEFAULT_SETTLE = 1
 SETTING_KEYS = ("device", "mkldnn", "threads", "batch", "input_size")
 # What must agree for a file to be resumed, or for shards to be merged: the same measurement of the same model.
-RUN_KEYS = ("task", "arch", "fingerprint", "settings", "rounds", "repeats", "shard", "method", "seed", "plan_count")
+RUN_KEYS = ("task", "arch", "fingerprint", "settings", "rounds", "repeats", "settle", "shard", "method", "seed",
+            "plan_count")
 
 
 def default_plan_count(layers: int) -> int:
@@ -247,6 +254,7 @@ class LatencyTable:
     seconds: float
     rounds: int = DEFAULT_ROUNDS
     repeats: int = DEFAULT_REPEATS
+    settle: int = 0  # tables written before it existed timed each round's first run cold
     layer_base_ms: dict[str, float] = field(default_factory=dict)
     rewritten: bool | None = None  # pruned programs derived from the base's (proven), or each one exported
     base_flops: int = 0
@@ -491,9 +499,9 @@ def _check(t: LatencyTable, path: Path) -> None:
     if t.shard is not None and not (isinstance(t.shard, list) and len(t.shard) == 2 and _count(t.shard[1])
                                     and _count(t.shard[0], 0) and t.shard[0] < t.shard[1]):
         raise fail(f"{path}: shard {t.shard!r} must be null or [i, n] with 0 <= i < n")
-    if not _count(t.rounds) or not _count(t.repeats) or not _count(t.evaluations, 0):
-        raise fail(f"{path}: rounds, repeats and evaluations must be whole numbers "
-                   f"(found {t.rounds!r}, {t.repeats!r}, {t.evaluations!r})")
+    if not _count(t.rounds) or not _count(t.repeats) or not _count(t.settle, 0) or not _count(t.evaluations, 0):
+        raise fail(f"{path}: rounds, repeats, settle and evaluations must be whole numbers "
+                   f"(found {t.rounds!r}, {t.repeats!r}, {t.settle!r}, {t.evaluations!r})")
     if not isinstance(t.complete, bool):
         raise fail(f"{path}: complete {t.complete!r} is not true or false")
     _check_plans(t, path)
@@ -605,7 +613,7 @@ def merge(parts: list[tuple[Path, LatencyTable]]) -> LatencyTable:
         saved={k: saved[k] for k in order}, spread={k: spreads[k] for k in order},
         layers=dict(first.all_layers), all_layers=dict(first.all_layers), shard=None, complete=True,
         evaluations=sum(t.evaluations for _, t in parts), seconds=sum(t.seconds for _, t in parts),
-        rounds=first.rounds, repeats=first.repeats, layer_base_ms={k: bases[k] for k in order if k in bases},
+        rounds=first.rounds, repeats=first.repeats, settle=first.settle, layer_base_ms={k: bases[k] for k in order if k in bases},
         rewritten=all(t.rewritten is not False for _, t in parts), host=dict(first.host),
         base_flops=first.base_flops, flops_per_channel={k: flops[k] for k in order if k in flops},
         **{key: dict(getattr(together, key)) for key in TOGETHER_KEYS})
@@ -625,7 +633,7 @@ def _merge_plans(parts: list[tuple[Path, LatencyTable]]) -> LatencyTable:
         base_ms=0.0, base_spread_ms=0.0, ratios=list(first.ratios), saved={}, spread={},
         layers=dict(first.all_layers), all_layers=dict(first.all_layers), shard=None, complete=True,
         evaluations=sum(t.evaluations for _, t in parts), seconds=sum(t.seconds for _, t in parts),
-        rounds=first.rounds, repeats=first.repeats, rewritten=all(t.rewritten is not False for _, t in parts),
+        rounds=first.rounds, repeats=first.repeats, settle=first.settle, rewritten=all(t.rewritten is not False for _, t in parts),
         host=dict(first.host), base_flops=first.base_flops, method=first.method, seed=first.seed,
         plan_count=first.plan_count, plans=plans)
     apply_fit(merged)

@@ -49,10 +49,12 @@ class Timing:
 
 
 def alternate(predictors: list[Predictor], feeds: list[np.ndarray], rounds: int, repeats: int,
-              warmup: int = WARMUP) -> list[Timing]:
-    """Time `predictors` on the same `feeds` in alternating rounds; one Timing each, in their order."""
-    if rounds < 1 or repeats < 1 or warmup < 0:
-        raise ValueError(f"rounds and repeats must be >= 1, warmup >= 0 (got {rounds}, {repeats}, {warmup})")
+              warmup: int = WARMUP, settle: int = 0) -> list[Timing]:
+    """Time `predictors` on the same `feeds` in alternating rounds; one Timing each, in their order.
+    `settle` untimed runs precede each predictor's timed ones in every round."""
+    if rounds < 1 or repeats < 1 or warmup < 0 or settle < 0:
+        raise ValueError(f"rounds and repeats must be >= 1, warmup and settle >= 0 (got {rounds}, {repeats}, "
+                         f"{warmup}, {settle})")
     for predictor in predictors:
         predictor.feed(feeds)
         for _ in range(warmup):
@@ -63,6 +65,8 @@ def alternate(predictors: list[Predictor], feeds: list[np.ndarray], rounds: int,
         order = range(len(predictors)) if round_ % 2 == 0 else reversed(range(len(predictors)))
         for i in order:
             run = predictors[i].run
+            for _ in range(settle):
+                run()
             times = []
             for _ in range(repeats):
                 start = clock()

@@ -40,12 +40,18 @@ def timed_feeds(task, val, batch: int) -> list[np.ndarray]:
     return task.feeds(val, np.arange(min(batch, len(val))))
 
 
+def schedule(table: lat.LatencyTable) -> str:
+    """`30 rounds x 1 run each after 1 untimed` for logs."""
+    return (f"{table.rounds} rounds x {table.repeats} timed run(s) each"
+            f"{f' after {table.settle} untimed' if table.settle else ''}")
+
+
 def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
                   device: str = BENCHMARK_DEFAULTS["device"], mkldnn: bool = BENCHMARK_DEFAULTS["mkldnn"],
                   threads: int = BENCHMARK_DEFAULTS["threads"], batch: int = BENCHMARK_DEFAULTS["batch"],
                   ratios: Sequence[float] | None = None, shard: tuple[int, int] | None = None,
                   rounds: int = lat.DEFAULT_ROUNDS, repeats: int = lat.DEFAULT_REPEATS,
-                  method: str = lat.DEFAULT_METHOD, plans: int | None = None, seed: int = 0,
+                  settle: int = lat.DEFAULT_SETTLE, method: str = lat.DEFAULT_METHOD, plans: int | None = None, seed: int = 0,
                   overwrite: bool = False) -> lat.LatencyTable:
     """Measure the table, writing `out` after each plan (method "plans") or layer (method "layers"); resumes
     from `out` where it holds a partial table of the same measurement. `ratios`: those plans draw from
@@ -64,8 +70,9 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
         raise fail(f"ratios {ratios}: each must be in (0, 1)")
     if plans is not None and (method != "plans" or plans < 1):
         raise fail(f"plans {plans}: plans is a count >= 1 for method plans")
-    if seed < 0:
-        raise fail(f"seed {seed}: must be 0 or more")
+    for name, value in (("seed", seed), ("settle", settle)):
+        if value < 0:
+            raise fail(f"{name} {value}: must be 0 or more")
     for name, value in (("rounds", rounds), ("repeats", repeats), ("threads", threads), ("batch", batch)):
         if value < 1:
             raise fail(f"{name} {value}: must be at least 1")
@@ -86,7 +93,7 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
     count = (plans or lat.default_plan_count(len(every))) if by_plans else 0
     header = {"task": info.task, "arch": info.arch, "fingerprint": pruner.fingerprint(),
               "settings": lat.settings_of(settings, len(feeds[0]), info.input_size), "rounds": rounds,
-              "repeats": repeats, "shard": list(shard) if shard else None, "method": method,
+              "repeats": repeats, "settle": settle, "shard": list(shard) if shard else None, "method": method,
               "seed": seed if by_plans else 0, "plan_count": count}
     table = _start_or_resume(out, header, ratios, {k: pruner.channels[k] for k in layers},
                              {k: pruner.channels[k] for k in every})
@@ -99,12 +106,12 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
     log(STAGE, f"{info.arch}: {lat.describe(table.settings)}; {len(layers)} layers"
                f"{f' of {len(every)}, shard {shard[0]}/{shard[1]}' if shard else ''} x {len(ratios)} ratios, "
                f"{sum(map(len, todo.values()))} pruned models to time ({len(layers) - len(todo)} layers "
-               f"already in {out}), {rounds} rounds x {repeats} runs each")
+               f"already in {out}), {schedule(table)}")
     if todo or together:
         started = time.perf_counter()
         reshaper, proven, base = _setup(table, pruner, every, net, info, task, feeds, settings)
         if not table.layer_base_ms:
-            first = alternate([base], feeds, rounds, repeats)[0]
+            first = alternate([base], feeds, rounds, repeats, settle=settle)[0]
             table.update_base(fallback=(first.median_ms, first.spread_ms))
         table.seconds += time.perf_counter() - started
         _measure(table, out, todo, pruner, net, reshaper, base, feeds, settings, proven, info.input_shape())
@@ -131,8 +138,7 @@ def _plans_table(table: lat.LatencyTable, out: Path, pruner, net, info, task, fe
             if (not shard or i % shard[1] == shard[0]) and i not in done]
     log(STAGE, f"{info.arch}: {lat.describe(table.settings)}; {len(every)} layers, {len(todo)} of "
                f"{table.plan_count} whole pruning plans to time{f' (shard {shard[0]}/{shard[1]})' if shard else ''}"
-               f"{f', {len(done)} already in {out}' if done else ''}, {table.rounds} rounds x {table.repeats} "
-               f"runs each")
+               f"{f', {len(done)} already in {out}' if done else ''}, {schedule(table)}")
     if todo:
         started = time.perf_counter()
         reshaper, proven, base = _setup(table, pruner, every, net, info, task, feeds, settings)
@@ -142,7 +148,7 @@ def _plans_table(table: lat.LatencyTable, out: Path, pruner, net, info, task, fe
             started = time.perf_counter()
             with pruner.pruned(plan):
                 predictor = predictor_for(*_program(reshaper, net, proven), settings)
-            unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats)
+            unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats, settle=table.settle)
             ratio, ratio_spread = lat.latency_ratio(unpruned.samples, pruned.samples)
             table.plans.append({"index": index, "ratios": plan, "saved_frac": 1.0 - ratio,
                                 "spread_frac": ratio_spread, "base_ms": unpruned.median_ms})
@@ -230,7 +236,7 @@ def _measure(table: lat.LatencyTable, out: Path, todo: dict[str, list[float]], p
             saved[ratio], spreads[ratio] = 0.0, 0.0
         base_samples = []
         for ratio, predictor in predictors:  # one pair at a time: each pruned run lies next to a base run
-            unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats)
+            unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats, settle=table.settle)
             saved[ratio], spreads[ratio] = lat.saving(unpruned.samples, pruned.samples)
             base_samples += unpruned.samples
         if base_samples:
@@ -255,7 +261,7 @@ def _measure_together(table: lat.LatencyTable, out: Path, ratios: list[float], p
         with pruner.pruned(plan):
             predictor = predictor_for(*_program(reshaper, net, derived), settings)
             table.together_flops[ratio] = float(table.base_flops - model_stats(net, input_shape)["flops"])
-        unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats)
+        unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats, settle=table.settle)
         table.together[ratio], table.together_spread[ratio] = lat.saving(unpruned.samples, pruned.samples)
         table.evaluations += 1
         table.seconds += time.perf_counter() - started

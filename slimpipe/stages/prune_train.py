@@ -126,7 +126,16 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
 # before retraining (which does not change the architecture), and every iteration of the loop.
 LATENCY_KEYS = ("latency_plan", "max_layer_loss", "latency_table", "target_table_ms", "predicted_ms",
                 "predicted_speedup", "predicted_table_ms", "measured_ms", "base_ms", "iterations")
-MEASURE_ROUNDS, MEASURE_REPEATS = 40, 1  # alternating rounds of the pruned and the unpruned model
+# Alternating rounds of the pruned and the unpruned model; each round's runs and settling runs are the
+# table's (`timed_like`), so that the loop judges a model as its table's plans were timed.
+MEASURE_ROUNDS = 40
+
+
+def timed_like(table, predictors: list, feeds) -> list:
+    """`predictors` timed side by side (MEASURE_ROUNDS rounds) with the table's runs per round."""
+    from slimpipe.pruning.timing import alternate
+
+    return alternate(predictors, feeds, MEASURE_ROUNDS, table.repeats, settle=table.settle)
 
 
 @dataclass
@@ -212,11 +221,9 @@ def table_target_ms(goal: LatencyGoal, base, feeds) -> float:
     meant on this host as it runs now, which may be faster or slower than when the table was measured (on
     this bench host the same model moved between 15 and 19 ms within minutes), so they are carried over by
     the unpruned model's latency timed here first."""
-    from slimpipe.pruning.timing import alternate
-
     if goal.speedup:
         return goal.target_ms
-    now = alternate([base], feeds, MEASURE_ROUNDS, MEASURE_REPEATS)[0].median_ms
+    now = timed_like(goal.table, [base], feeds)[0].median_ms
     if now <= goal.target_ms:
         raise fail(f"{goal.text}: the unpruned model already runs in {now:.3f} ms on this host now (its table, "
                    f"{goal.path}, measured {goal.table.base_ms:.3f} ms): nothing to prune for")
@@ -233,7 +240,7 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
     import copy
 
     from slimpipe.pruning.latency import apply_fit, describe, latency_ratio
-    from slimpipe.pruning.timing import alternate, exported_predictor
+    from slimpipe.pruning.timing import exported_predictor
     from slimpipe.stages.latency_table import timed_feeds
 
     net = pruner.model
@@ -258,7 +265,7 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
     def measure(ratios: dict[str, float]) -> float:
         with pruner.pruned(ratios):
             candidate = exported_predictor(net, shapes, settings)
-        base_t, pruned_t = alternate([base, candidate], feeds, MEASURE_ROUNDS, MEASURE_REPEATS)
+        base_t, pruned_t = timed_like(table, [base, candidate], feeds)
         # pruned / unpruned, the median over paired rounds (steadier than the ratio of the two medians)
         ratio, ratio_spread = latency_ratio(base_t.samples, pruned_t.samples)
         raw.append({"base_ms": base_t.median_ms, "measured_ms": base_t.median_ms * ratio,
