@@ -230,6 +230,7 @@ def test_merge_refuses_a_missing_or_repeated_shard(shards, tmp_path, pick):
     ({"settings": {"device": "cpu", "mkldnn": True, "threads": 1, "batch": 1, "input_size": [32, 32]}},
      "its settings is"),
     ({"rounds": 7}, "its rounds is"),
+    ({"settle": 0}, "its settle is"),
     ({"fingerprint": "0" * 16}, "its fingerprint is"),
 ])
 def test_merge_refuses_shards_of_another_measurement(shards, tmp_path, change, message):
@@ -362,6 +363,16 @@ def test_the_component_writes_the_table_and_its_metadata(tiny_model, tiny_datase
     assert table.shard == [3, 8] and table.complete and table.settings["threads"] == BENCHMARK_DEFAULTS["threads"]
     assert out.metadata["layers"] == len(table.saved) and out.metadata["base_ms"] == table.base_ms
     assert table.settle == lat.DEFAULT_SETTLE  # -1: the stage's
+
+
+def test_the_component_refuses_a_settle_below_its_sentinel(tiny_model, tiny_dataset, tmp_path):
+    from slimpipe.components.latency_table.component import latency_table as component
+
+    out = FakeArtifact(tmp_path / "table.json")
+    with pytest.raises(SlimpipeError, match="settle -5: must be 0 or more"):
+        component.python_func(model=FakeArtifact(tiny_model), dataset=FakeArtifact(tiny_dataset), latency_table=out,
+                              ratios="0.5", rounds=1, repeats=1, settle=-5)
+    assert not (tmp_path / "table.json").exists()
 
 
 def test_the_component_passes_settle_zero(tiny_model, tiny_dataset, tmp_path):

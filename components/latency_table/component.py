@@ -56,7 +56,7 @@ def latency_table(model: Input[Model], dataset: Input[Dataset], latency_table: O
     asked = {"device": given(device), "mkldnn": {"on": True, "off": False}.get(mkldnn), "threads": given(threads),
              "batch": given(batch), "ratios": parse_ratios(ratios) if ratios else None,
              "shard": parse_shard(shard) if shard else None, "rounds": given(rounds), "repeats": given(repeats),
-             "settle": settle if settle >= 0 else None, "method": given(method), "plans": given(plans)}
+             "settle": None if settle == -1 else settle, "method": given(method), "plans": given(plans)}
     table = run(model.path, dataset.path, latency_table.path, **{k: v for k, v in asked.items() if v is not None})
     latency_table.metadata.update({"base_ms": table.base_ms, "base_spread_ms": table.base_spread_ms,
                                    "settings": table.settings, "layers": len(table.saved),
