@@ -20,8 +20,9 @@ spends loss where it buys most time, so it prunes a few layers deep; the loss it
 retraining, and on a detector whose retraining must recover most of it, its plans kept too little capacity:
 on the bench's YOLOv3 with the backbone prunable (2026-12-07), a knapsack plan at 2.15x retrained 60 epochs to
 4.44 mAP points below the unpruned control retrained alike, the eval_metric_loss 0.05 plan at about the same
-speed (2.03x) to 0.35 points below it (one run each); the threshold plan at 2x (prune-train's timing; 2.15-2.36x
-side by side) to 2.15 points below it.
+speed (2.03x) to 0.35 points below it (one run each); the threshold plan at 2x (prune-train's timing, each
+model timed cold; 2.15-2.36x side by side) to 2.15 points below it, and, timed with a settling run
+(latency.DEFAULT_SETTLE), at 2.05x side by side to 0.40 points above it.
 
 The loop (`reach`): choose for the target, measure the pruned model, and while it is slower than the
 target, ask the tables for more saving and choose again; every iteration is recorded. The tables' savings
