@@ -14,11 +14,22 @@ answers() {  # answers unix:///path: the Docker API there replies to _ping
 
 if [ -n "${DOCKER_HOST:-}" ] && answers "$DOCKER_HOST"; then echo "$DOCKER_HOST"; exit 0; fi
 if answers unix:///var/run/docker.sock; then echo unix:///var/run/docker.sock; exit 0; fi
-if answers "unix://$SOCKET"; then echo "unix://$SOCKET"; exit 0; fi
+# A service this script started records its pid and containers.conf beside the socket. One whose
+# containers.conf is gone (a deleted checkout) would start containers without the project's ulimits and
+# runtime, so it is stopped and started again with this checkout's.
+STATE="$SOCKET.slimpipe"
+if answers "unix://$SOCKET"; then
+    read -r pid conf < "$STATE" 2>/dev/null || { echo "unix://$SOCKET"; exit 0; }  # not ours: use it as it is
+    if [ -f "$conf" ] || ! kill -0 "$pid" 2>/dev/null; then echo "unix://$SOCKET"; exit 0; fi
+    echo "docker-api: restarting podman's service (pid $pid): its containers.conf $conf is gone" >&2
+    kill "$pid"
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+fi
 command -v podman >/dev/null || { echo "docker-api: no Docker API answers and podman is missing; run 'make container-tools'" >&2; exit 2; }
 mkdir -p "$(dirname "$SOCKET")"
 rm -f "$SOCKET"
 nohup setsid podman system service --time=0 "unix://$SOCKET" >"${TMPDIR:-/tmp}/slimpipe-podman-service.log" 2>&1 &
+echo "$! $CONTAINERS_CONF" > "$STATE"
 for _ in $(seq 1 60); do
     if answers "unix://$SOCKET"; then echo "unix://$SOCKET"; exit 0; fi
     sleep 0.5
