@@ -8,14 +8,15 @@ from slimpipe.components._image import CPU_IMAGE
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def latency_table(model: Input[Model], dataset: Input[Dataset], latency_table: Output[Artifact],
                   device: str = "", mkldnn: str = "", threads: int = 0, batch: int = 0, ratios: str = "",
-                  shard: str = "", rounds: int = 0, repeats: int = 0, settle: int = -1, measure: bool = True, method: str = "",
-                  plans: int = 0):
+                  shard: str = "", rounds: int = 0, repeats: int = 0, settle: int = -1, measure: bool = True,
+                  method: str = "", plans: int = 0):
     """Time the exported model pruned by random whole plans and fit each prunable layer's saving per ratio to
     them (method `plans`), or time each layer pruned alone at each ratio (method `layers`), against the
     unpruned model in alternating rounds. Empty or 0 arguments take the stage's defaults: the benchmark's
     settings (`device`, `mkldnn` on|off, `threads`, `batch`) and the stage's method, plans, ratios, rounds,
-    repeats and settling runs. With `measure` false (a run without a latency target) nothing is timed: the output records
-    that no table was asked for, and a step that needs one refuses it by that reason.
+    repeats and settling runs (-1 for `settle`, where 0 means none). With `measure` false (a run without a
+    latency target) nothing is timed: the output records that no table was asked for, and a step that needs
+    one refuses it by that reason.
 
     Args:
         model: the trained model.

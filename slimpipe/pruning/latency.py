@@ -613,7 +613,8 @@ def merge(parts: list[tuple[Path, LatencyTable]]) -> LatencyTable:
         saved={k: saved[k] for k in order}, spread={k: spreads[k] for k in order},
         layers=dict(first.all_layers), all_layers=dict(first.all_layers), shard=None, complete=True,
         evaluations=sum(t.evaluations for _, t in parts), seconds=sum(t.seconds for _, t in parts),
-        rounds=first.rounds, repeats=first.repeats, settle=first.settle, layer_base_ms={k: bases[k] for k in order if k in bases},
+        rounds=first.rounds, repeats=first.repeats, settle=first.settle,
+        layer_base_ms={k: bases[k] for k in order if k in bases},
         rewritten=all(t.rewritten is not False for _, t in parts), host=dict(first.host),
         base_flops=first.base_flops, flops_per_channel={k: flops[k] for k in order if k in flops},
         **{key: dict(getattr(together, key)) for key in TOGETHER_KEYS})
@@ -633,7 +634,8 @@ def _merge_plans(parts: list[tuple[Path, LatencyTable]]) -> LatencyTable:
         base_ms=0.0, base_spread_ms=0.0, ratios=list(first.ratios), saved={}, spread={},
         layers=dict(first.all_layers), all_layers=dict(first.all_layers), shard=None, complete=True,
         evaluations=sum(t.evaluations for _, t in parts), seconds=sum(t.seconds for _, t in parts),
-        rounds=first.rounds, repeats=first.repeats, settle=first.settle, rewritten=all(t.rewritten is not False for _, t in parts),
+        rounds=first.rounds, repeats=first.repeats, settle=first.settle,
+        rewritten=all(t.rewritten is not False for _, t in parts),
         host=dict(first.host), base_flops=first.base_flops, method=first.method, seed=first.seed,
         plan_count=first.plan_count, plans=plans)
     apply_fit(merged)

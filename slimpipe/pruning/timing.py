@@ -76,6 +76,12 @@ def alternate(predictors: list[Predictor], feeds: list[np.ndarray], rounds: int,
     return [Timing(float(statistics.median(s)), spread(s), s) for s in samples]
 
 
+def timed_as(table, predictors: list[Predictor], feeds: list[np.ndarray], rounds: int | None = None) -> list[Timing]:
+    """`predictors` timed as `table` (a latency.LatencyTable) times its models: its timed and settling runs
+    per round, over its rounds or `rounds`."""
+    return alternate(predictors, feeds, rounds or table.rounds, table.repeats, settle=table.settle)
+
+
 def exported_program(net, input_shapes: dict[str, list[int]]) -> tuple[bytes, bytes]:
     """The inference program and parameter file of a dygraph network (paddle.jit.save to a scratch folder)."""
     from slimpipe.modeldir import export

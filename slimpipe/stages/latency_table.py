@@ -22,7 +22,7 @@ from slimpipe.inference import PredictorSettings, gpu_unavailable_reason
 from slimpipe.progress import Progress, log
 from slimpipe.pruning import latency as lat
 from slimpipe.pruning.channels import ChannelPruner, model_stats
-from slimpipe.pruning.timing import Reshaper, alternate, exported_program, predictor_for
+from slimpipe.pruning.timing import Reshaper, exported_program, predictor_for, timed_as
 from slimpipe.stages.benchmark import benchmark
 from slimpipe.stages.common import load_split_for
 from slimpipe.stages.sensitivity import check_shard
@@ -51,8 +51,8 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
                   threads: int = BENCHMARK_DEFAULTS["threads"], batch: int = BENCHMARK_DEFAULTS["batch"],
                   ratios: Sequence[float] | None = None, shard: tuple[int, int] | None = None,
                   rounds: int = lat.DEFAULT_ROUNDS, repeats: int = lat.DEFAULT_REPEATS,
-                  settle: int = lat.DEFAULT_SETTLE, method: str = lat.DEFAULT_METHOD, plans: int | None = None, seed: int = 0,
-                  overwrite: bool = False) -> lat.LatencyTable:
+                  settle: int = lat.DEFAULT_SETTLE, method: str = lat.DEFAULT_METHOD, plans: int | None = None,
+                  seed: int = 0, overwrite: bool = False) -> lat.LatencyTable:
     """Measure the table, writing `out` after each plan (method "plans") or layer (method "layers"); resumes
     from `out` where it holds a partial table of the same measurement. `ratios`: those plans draw from
     (default lat.PLAN_RATIOS), or each layer is timed at (default lat.DEFAULT_RATIOS); `plans`: how many
@@ -111,7 +111,7 @@ def latency_table(model: str | Path, dataset: str | Path, out: str | Path,
         started = time.perf_counter()
         reshaper, proven, base = _setup(table, pruner, every, net, info, task, feeds, settings)
         if not table.layer_base_ms:
-            first = alternate([base], feeds, rounds, repeats, settle=settle)[0]
+            first = timed_as(table, [base], feeds)[0]
             table.update_base(fallback=(first.median_ms, first.spread_ms))
         table.seconds += time.perf_counter() - started
         _measure(table, out, todo, pruner, net, reshaper, base, feeds, settings, proven, info.input_shape())
@@ -148,7 +148,7 @@ def _plans_table(table: lat.LatencyTable, out: Path, pruner, net, info, task, fe
             started = time.perf_counter()
             with pruner.pruned(plan):
                 predictor = predictor_for(*_program(reshaper, net, proven), settings)
-            unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats, settle=table.settle)
+            unpruned, pruned = timed_as(table, [base, predictor], feeds)
             ratio, ratio_spread = lat.latency_ratio(unpruned.samples, pruned.samples)
             table.plans.append({"index": index, "ratios": plan, "saved_frac": 1.0 - ratio,
                                 "spread_frac": ratio_spread, "base_ms": unpruned.median_ms})
@@ -236,7 +236,7 @@ def _measure(table: lat.LatencyTable, out: Path, todo: dict[str, list[float]], p
             saved[ratio], spreads[ratio] = 0.0, 0.0
         base_samples = []
         for ratio, predictor in predictors:  # one pair at a time: each pruned run lies next to a base run
-            unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats, settle=table.settle)
+            unpruned, pruned = timed_as(table, [base, predictor], feeds)
             saved[ratio], spreads[ratio] = lat.saving(unpruned.samples, pruned.samples)
             base_samples += unpruned.samples
         if base_samples:
@@ -261,7 +261,7 @@ def _measure_together(table: lat.LatencyTable, out: Path, ratios: list[float], p
         with pruner.pruned(plan):
             predictor = predictor_for(*_program(reshaper, net, derived), settings)
             table.together_flops[ratio] = float(table.base_flops - model_stats(net, input_shape)["flops"])
-        unpruned, pruned = alternate([base, predictor], feeds, table.rounds, table.repeats, settle=table.settle)
+        unpruned, pruned = timed_as(table, [base, predictor], feeds)
         table.together[ratio], table.together_spread[ratio] = lat.saving(unpruned.samples, pruned.samples)
         table.evaluations += 1
         table.seconds += time.perf_counter() - started

@@ -127,15 +127,8 @@ def prune_train(model: str | Path, dataset: str | Path, sensitivities: str | Pat
 LATENCY_KEYS = ("latency_plan", "max_layer_loss", "latency_table", "target_table_ms", "predicted_ms",
                 "predicted_speedup", "predicted_table_ms", "measured_ms", "base_ms", "iterations")
 # Alternating rounds of the pruned and the unpruned model; each round's runs and settling runs are the
-# table's (`timed_like`), so that the loop judges a model as its table's plans were timed.
+# table's (timing.timed_as), so that the loop judges a model as its table's plans were timed.
 MEASURE_ROUNDS = 40
-
-
-def timed_like(table, predictors: list, feeds) -> list:
-    """`predictors` timed side by side (MEASURE_ROUNDS rounds) with the table's runs per round."""
-    from slimpipe.pruning.timing import alternate
-
-    return alternate(predictors, feeds, MEASURE_ROUNDS, table.repeats, settle=table.settle)
 
 
 @dataclass
@@ -221,9 +214,11 @@ def table_target_ms(goal: LatencyGoal, base, feeds) -> float:
     meant on this host as it runs now, which may be faster or slower than when the table was measured (on
     this bench host the same model moved between 15 and 19 ms within minutes), so they are carried over by
     the unpruned model's latency timed here first."""
+    from slimpipe.pruning.timing import timed_as
+
     if goal.speedup:
         return goal.target_ms
-    now = timed_like(goal.table, [base], feeds)[0].median_ms
+    now = timed_as(goal.table, [base], feeds, MEASURE_ROUNDS)[0].median_ms
     if now <= goal.target_ms:
         raise fail(f"{goal.text}: the unpruned model already runs in {now:.3f} ms on this host now (its table, "
                    f"{goal.path}, measured {goal.table.base_ms:.3f} ms): nothing to prune for")
@@ -240,7 +235,7 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
     import copy
 
     from slimpipe.pruning.latency import apply_fit, describe, latency_ratio
-    from slimpipe.pruning.timing import exported_predictor
+    from slimpipe.pruning.timing import exported_predictor, timed_as
     from slimpipe.stages.latency_table import timed_feeds
 
     net = pruner.model
@@ -265,7 +260,7 @@ def prune_to_latency(goal: LatencyGoal, pruner: ChannelPruner, info: modeldir.Mo
     def measure(ratios: dict[str, float]) -> float:
         with pruner.pruned(ratios):
             candidate = exported_predictor(net, shapes, settings)
-        base_t, pruned_t = timed_like(table, [base, candidate], feeds)
+        base_t, pruned_t = timed_as(table, [base, candidate], feeds, MEASURE_ROUNDS)
         # pruned / unpruned, the median over paired rounds (steadier than the ratio of the two medians)
         ratio, ratio_spread = latency_ratio(base_t.samples, pruned_t.samples)
         raw.append({"base_ms": base_t.median_ms, "measured_ms": base_t.median_ms * ratio,
